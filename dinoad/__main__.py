@@ -1,0 +1,3 @@
+from dinoad.cli import main
+
+raise SystemExit(main())

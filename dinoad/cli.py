@@ -1,0 +1,229 @@
+"""Command line: ``python -m dinoad create|import|import-mvtec|train|evaluate|predict|list``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from dinoad import __version__
+from dinoad.config import (
+    CORESET_METHODS,
+    DEFAULT_MODEL_ID,
+    METRICS,
+    SCORE_AGGREGATIONS,
+    ProjectConfig,
+)
+from dinoad.errors import DinoadError
+from dinoad.project import CATEGORIES, ProjectStore
+
+log = logging.getLogger("dinoad")
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--projects", type=Path, default=argparse.SUPPRESS,
+                        help="projects folder (default: $DINOAD_PROJECTS or ./projects)")
+    parser = argparse.ArgumentParser(prog="python -m dinoad", parents=[common],
+                                     description="Few-shot visual inspection with DINOv3 patch features.")
+    parser.add_argument("--version", action="version", version=f"dinoad {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    create = sub.add_parser("create", parents=[common], help="create a project")
+    create.add_argument("name")
+    create.add_argument("--model", default=DEFAULT_MODEL_ID, help="HuggingFace model id or local model folder")
+    create.add_argument("--image-size", type=int, default=ProjectConfig.image_size)
+    create.add_argument("--shots", type=int, default=ProjectConfig.shots)
+    create.add_argument("--knn-k", type=int, default=ProjectConfig.knn_k)
+    create.add_argument("--metric", choices=METRICS, default=ProjectConfig.metric)
+    create.add_argument("--coreset", choices=CORESET_METHODS, default=ProjectConfig.coreset_method)
+    create.add_argument("--coreset-ratio", type=float, default=ProjectConfig.coreset_ratio)
+    create.add_argument("--feature-dim", type=int, default=ProjectConfig.feature_dim, help="0 = no projection")
+    create.add_argument("--score", choices=SCORE_AGGREGATIONS, default=ProjectConfig.score_aggregation)
+    create.add_argument("--dtype", default=ProjectConfig.dtype, help="auto, float32, bfloat16 or float16")
+    create.add_argument("--json", action="store_true")
+
+    imp = sub.add_parser("import", parents=[common], help="import image files into a category")
+    imp.add_argument("name")
+    imp.add_argument("--category", required=True, choices=CATEGORIES)
+    imp.add_argument("paths", nargs="+", type=Path)
+    imp.add_argument("--json", action="store_true")
+
+    mvtec = sub.add_parser("import-mvtec", parents=[common], help="import an MVTec AD category folder")
+    mvtec.add_argument("name")
+    mvtec.add_argument("category_dir", type=Path)
+    mvtec.add_argument("--all-train", action="store_true",
+                       help="import every train/good image instead of the project's `shots`")
+    mvtec.add_argument("--json", action="store_true")
+
+    for command, text in (("train", "build the memory bank and score the test images"),
+                          ("evaluate", "score test/good and test/defect")):
+        cmd = sub.add_parser(command, parents=[common], help=text)
+        cmd.add_argument("name")
+        cmd.add_argument("--json", action="store_true")
+
+    predict = sub.add_parser("predict", parents=[common], help="score image files")
+    predict.add_argument("name")
+    predict.add_argument("images", nargs="+", type=Path)
+    predict.add_argument("--heatmap-dir", type=Path, help="write a heatmap overlay PNG per image here")
+    predict.add_argument("--json", action="store_true")
+
+    listing = sub.add_parser("list", parents=[common], help="list projects")
+    listing.add_argument("--json", action="store_true")
+    return parser
+
+
+def _print(args: argparse.Namespace, data: Any, text: str) -> None:
+    print(json.dumps(data, indent=2) if getattr(args, "json", False) else text)
+
+
+def _cmd_create(args: argparse.Namespace, store: ProjectStore) -> int:
+    config = ProjectConfig(
+        model_id=args.model, image_size=args.image_size, shots=args.shots, knn_k=args.knn_k,
+        metric=args.metric, coreset_method=args.coreset, coreset_ratio=args.coreset_ratio,
+        feature_dim=args.feature_dim, score_aggregation=args.score, dtype=args.dtype,
+    )
+    project = store.create(args.name, config)
+    _print(args, {"name": project.name, "path": str(project.path), "config": config.to_dict()},
+           f"created project {project.name!r} in {project.path}")
+    return 0
+
+
+def _report_import(args: argparse.Namespace, report) -> int:
+    data = {"added": [str(p) for p in report.added],
+            "rejected": [{"path": p, "reason": r} for p, r in report.rejected],
+            "skipped": report.skipped}
+    lines = [f"imported {len(report.added)} image(s)"]
+    if report.skipped:
+        lines.append(f"skipped {len(report.skipped)} train image(s) beyond the project's shots")
+    lines += [f"rejected {path}: {reason}" for path, reason in report.rejected]
+    _print(args, data, "\n".join(lines))
+    return 1 if report.rejected else 0
+
+
+def _cmd_import(args: argparse.Namespace, store: ProjectStore) -> int:
+    project = store.open(args.name)
+    return _report_import(args, project.import_files(args.category, args.paths))
+
+
+def _cmd_import_mvtec(args: argparse.Namespace, store: ProjectStore) -> int:
+    project = store.open(args.name)
+    shots = None if args.all_train else project.load_config().shots
+    return _report_import(args, project.import_mvtec(args.category_dir, shots))
+
+
+def _tqdm_progress(description: str):
+    from tqdm import tqdm
+
+    bar = tqdm(desc=description, file=sys.stderr, unit="img", leave=False)
+
+    def update(done: int, total: int, message: str) -> None:
+        bar.total = total
+        bar.n = done
+        bar.set_postfix_str(message, refresh=False)
+        bar.refresh()
+
+    return bar, update
+
+
+def _cmd_train(args: argparse.Namespace, store: ProjectStore) -> int:
+    from dinoad.pipeline import train
+
+    project = store.open(args.name)
+    bar, progress = _tqdm_progress("train")
+    with bar:
+        result = train(project, progress=progress)
+    info = result.bank.info
+    data = {"model_version": result.bank.version, "bank_patches": info.num_patches,
+            "train_images": info.num_train_images, "seconds": round(result.seconds, 2),
+            "evaluation": result.evaluation.to_dict()}
+    auroc = result.evaluation.image_auroc
+    _print(args, data,
+           f"trained {project.name!r}: {info.num_patches} patches from {info.num_train_images} images "
+           f"in {result.seconds:.1f} s, model version {result.bank.version}"
+           + (f", image AUROC {auroc:.3f}" if auroc is not None else ""))
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace, store: ProjectStore) -> int:
+    from dinoad.pipeline import Inspector, evaluate
+
+    project = store.open(args.name)
+    evaluation = evaluate(project, Inspector.for_project(project))
+    auroc = evaluation.image_auroc
+    rows = [("good", evaluation.good_names, evaluation.good_scores),
+            ("defect", evaluation.defect_names, evaluation.defect_scores)]
+    lines = [f"{name}\t{label}\t{score:.4f}" for label, names, scores in rows
+             for name, score in zip(names, scores, strict=True)]
+    lines.append("image AUROC: " + (f"{auroc:.4f}" if auroc is not None
+                                    else "n/a (needs test/good and test/defect images)"))
+    _print(args, evaluation.to_dict(), "\n".join(lines))
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace, store: ProjectStore) -> int:
+    from dinoad.images import load_image, save_png
+    from dinoad.overlay import colour_scale_max, heatmap_overlay
+    from dinoad.pipeline import Inspector
+
+    inspector = Inspector.for_project(store.open(args.name))
+    results, lines, failed = [], [], False
+    for path in args.images:
+        try:
+            rgb = load_image(path)
+        except DinoadError as exc:
+            failed = True
+            results.append({"image": str(path), "error": str(exc)})
+            lines.append(f"{path}\terror: {exc}")
+            continue
+        scored = inspector.score(rgb)
+        entry = {"image": str(path), "score": scored.score, "threshold": scored.threshold,
+                 "verdict": None if scored.verdict is None else str(scored.verdict),
+                 "latency_ms": round(scored.total_ms, 1), "model_version": inspector.model_version}
+        if args.heatmap_dir:
+            target = args.heatmap_dir / f"{path.stem}_heatmap.png"
+            scale = colour_scale_max(scored.threshold, scored.anomaly_map)
+            save_png(target, heatmap_overlay(rgb, scored.anomaly_map, scale, scored.threshold))
+            entry["heatmap"] = str(target)
+        results.append(entry)
+        lines.append(f"{path}\t{scored.score:.4f}\t{entry['verdict'] or 'no threshold yet'}")
+    _print(args, results, "\n".join(lines))
+    return 1 if failed else 0
+
+
+def _cmd_list(args: argparse.Namespace, store: ProjectStore) -> int:
+    summaries = store.list()
+    data = [{"name": s.name, "counts": s.counts, "trained": s.trained, "threshold": s.threshold,
+             "model_id": s.model_id, "error": s.error} for s in summaries]
+    lines = [
+        f"{s.name}\t{'trained' if s.trained else 'not trained'}\t"
+        + " ".join(f"{category}={count}" for category, count in s.counts.items())
+        + (f"\terror: {s.error}" if s.error else "")
+        for s in summaries
+    ] or [f"no projects in {store.root}"]
+    _print(args, data, "\n".join(lines))
+    return 0
+
+
+COMMANDS = {
+    "create": _cmd_create, "import": _cmd_import, "import-mvtec": _cmd_import_mvtec, "train": _cmd_train,
+    "evaluate": _cmd_evaluate, "predict": _cmd_predict, "list": _cmd_list,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the exit code (0 success, 1 error with a one-line reason)."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    store = ProjectStore(getattr(args, "projects", None))
+    try:
+        return COMMANDS[args.command](args, store)
+    except DinoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 1

@@ -1,0 +1,235 @@
+"""The workflow: project folder -> patch features -> memory bank -> scores -> verdicts."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dinoad.backbone import Backbone, load_backbone
+from dinoad.bank import BankInfo, MemoryBank, bank_settings, check_compatible, load_bank, save_bank
+from dinoad.config import ProjectConfig, check_image_size
+from dinoad.coreset import select_coreset
+from dinoad.errors import DinoadError, ProjectError
+from dinoad.images import frame_to_rgb, load_image
+from dinoad.knn import KnnIndex
+from dinoad.preprocess import resize_square, rotations, to_batch
+from dinoad.project import Project
+from dinoad.projection import project, projection_matrix
+from dinoad.scoring import ScoredImage, anomaly_map, decide, image_score
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]  # (done, total, message)
+
+
+def _no_progress(done: int, total: int, message: str) -> None:
+    pass
+
+
+def load_project_backbone(config: ProjectConfig) -> Backbone:
+    """Load the project's backbone and check that its resolution fits the model's patch size."""
+    backbone = load_backbone(config.model_id, config.dtype)
+    check_image_size(config.image_size, backbone.patch_size)
+    return backbone
+
+
+def extract_bank_features(
+    backbone: Backbone,
+    image_paths: Sequence[Path],
+    config: ProjectConfig,
+    progress: Progress = _no_progress,
+) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Patch features of every training image (and its rotations): ((N, D) float32, patch grid)."""
+    squares_per_image = len(rotations(np.zeros((2, 2, 3), np.uint8), config.augment_rotations))
+    total = len(image_paths)
+    features: list[torch.Tensor] = []
+    grid = (0, 0)
+    for begin in range(0, total, config.batch_size):
+        paths = image_paths[begin:begin + config.batch_size]
+        squares = [
+            rotated
+            for path in paths
+            for rotated in rotations(resize_square(load_image(path), config.image_size), config.augment_rotations)
+        ]
+        for first in range(0, len(squares), config.batch_size):
+            batch = backbone.patch_features(to_batch(squares[first:first + config.batch_size]))
+            grid = (batch.shape[1], batch.shape[2])
+            features.append(batch.reshape(-1, batch.shape[-1]))
+        done = begin + len(paths)
+        rotated = f" (x{squares_per_image} rotations)" if squares_per_image > 1 else ""
+        progress(done, total, f"features {done}/{total}{rotated}")
+    return torch.cat(features), grid
+
+
+def build_memory_bank(
+    backbone: Backbone,
+    image_paths: Sequence[Path],
+    config: ProjectConfig,
+    progress: Progress = _no_progress,
+) -> MemoryBank:
+    """Good images -> patch features -> optional random projection -> optional coreset."""
+    if not image_paths:
+        raise ProjectError("no good training images: add good images (train/good) before training")
+    features, grid = extract_bank_features(backbone, image_paths, config, progress)
+    matrix = None
+    if config.feature_dim:
+        if config.feature_dim >= backbone.hidden_size:
+            raise DinoadError(
+                f"feature_dim {config.feature_dim} must be smaller than the model's {backbone.hidden_size} "
+                "feature dimensions (or 0 for no projection)"
+            )
+        matrix = projection_matrix(backbone.hidden_size, config.feature_dim, config.projection, config.projection_seed)
+        features = project(features, matrix)
+    before = features.shape[0]
+    if config.coreset_method != "none":
+        progress(len(image_paths), len(image_paths), f"coreset ({config.coreset_method}) of {before} patches")
+    kept = select_coreset(features, config.coreset_method, config.coreset_ratio, config.coreset_seed)
+    features = features[kept].contiguous()
+    info = BankInfo(
+        model_id=config.model_id,
+        model_revision=backbone.revision,
+        model_type=str(getattr(backbone.model.config, "model_type", "")),
+        patch_size=backbone.patch_size,
+        num_register_tokens=backbone.num_register_tokens,
+        hidden_size=backbone.hidden_size,
+        image_size=config.image_size,
+        patch_grid=grid,
+        feature_dim=int(features.shape[1]),
+        settings=bank_settings(config),
+        num_train_images=len(image_paths),
+        num_patches_before_coreset=before,
+        num_patches=int(features.shape[0]),
+    )
+    return MemoryBank(features, matrix, info)
+
+
+class Inspector:
+    """A trained project ready to score images: backbone + memory bank + settings."""
+
+    def __init__(self, backbone: Backbone, bank: MemoryBank, config: ProjectConfig) -> None:
+        if backbone.model_id != bank.info.model_id:
+            raise DinoadError(f"backbone {backbone.model_id} does not match the bank's model {bank.info.model_id}")
+        self.backbone = backbone
+        self.bank = bank
+        self.config = config
+        self.index = KnnIndex(bank.features, config.metric, backbone.dtype, backbone.device)
+
+    @classmethod
+    def for_project(cls, project: Project, backbone: Backbone | None = None) -> Inspector:
+        """Load a trained project; RetrainRequired when its settings changed since training."""
+        config = project.load_config()
+        bank = load_bank(project.results_dir)
+        check_compatible(bank.info, config)
+        return cls(backbone or load_project_backbone(config), bank, config)
+
+    @property
+    def model_version(self) -> str:
+        return self.bank.version
+
+    def score(self, image: np.ndarray, channel_order: str = "RGB") -> ScoredImage:
+        """Score one RGB (or BGR with ``channel_order``) image or frame at the training resolution."""
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        square = resize_square(frame_to_rgb(image, channel_order), self.config.image_size)
+        pixels = to_batch([square])
+        timings["preprocess"] = _lap(start)
+        start = time.perf_counter()
+        features = self.backbone.patch_features(pixels)[0]
+        timings["features"] = _lap(start)
+        start = time.perf_counter()
+        grid = features.shape[:2]
+        queries = project(features.reshape(-1, features.shape[-1]), self.bank.projection)
+        patch_scores = self.index.distances(queries, self.config.knn_k).reshape(grid).cpu().numpy()
+        timings["knn"] = _lap(start)
+        start = time.perf_counter()
+        score = image_score(patch_scores, self.config.score_aggregation)
+        heat = anomaly_map(patch_scores, self.config.image_size, self.config.sigma)
+        interval = self.config.raw_ad_score_interval
+        verdict = decide(score, self.config.threshold, tuple(interval) if interval else None)
+        timings["map"] = _lap(start)
+        return ScoredImage(score, heat, patch_scores, timings, self.config.threshold, verdict)
+
+    def score_file(self, path: Path) -> ScoredImage:
+        return self.score(load_image(path))
+
+
+def _lap(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0
+
+
+@dataclass
+class Evaluation:
+    """Scores of the project's test images per class, with the threshold-free image AUROC."""
+
+    good_scores: list[float] = field(default_factory=list)
+    good_names: list[str] = field(default_factory=list)
+    defect_scores: list[float] = field(default_factory=list)
+    defect_names: list[str] = field(default_factory=list)
+
+    @property
+    def image_auroc(self) -> float | None:
+        """Probability that a defect outscores a good image; None without both classes."""
+        if not self.good_scores or not self.defect_scores:
+            return None
+        from sklearn.metrics import roc_auc_score
+
+        labels = [0] * len(self.good_scores) + [1] * len(self.defect_scores)
+        return float(roc_auc_score(labels, self.good_scores + self.defect_scores))
+
+    def to_dict(self) -> dict:
+        return {
+            "image_auroc": self.image_auroc,
+            "good": dict(zip(self.good_names, self.good_scores, strict=True)),
+            "defect": dict(zip(self.defect_names, self.defect_scores, strict=True)),
+        }
+
+
+def evaluate(project: Project, inspector: Inspector, progress: Progress = _no_progress) -> Evaluation:
+    """Score every test/good and test/defect image of the project."""
+    goods = project.image_paths("test/good")
+    defects = project.image_paths("test/defect")
+    total = len(goods) + len(defects)
+    result = Evaluation()
+    for done, path in enumerate(goods + defects, start=1):
+        score = inspector.score_file(path).score
+        if done <= len(goods):
+            result.good_scores.append(score)
+            result.good_names.append(path.name)
+        else:
+            result.defect_scores.append(score)
+            result.defect_names.append(path.name)
+        progress(done, total, f"scoring test images {done}/{total}")
+    return result
+
+
+@dataclass
+class TrainResult:
+    bank: MemoryBank
+    evaluation: Evaluation
+    seconds: float
+
+
+def train(project: Project, backbone: Backbone | None = None, progress: Progress = _no_progress) -> TrainResult:
+    """Build and save the memory bank from train/good, then score the test images.
+
+    The previous bank stays in place (and usable) until the new one is completely written.
+    """
+    start = time.perf_counter()
+    config = project.load_config()
+    good = project.image_paths("train/good")
+    if not good:
+        raise ProjectError(f"project {project.name!r} has no good training images: add some to train/good first")
+    if len(good) < config.shots:
+        log.warning("only %d good training images, fewer than shots=%d", len(good), config.shots)
+    backbone = backbone or load_project_backbone(config)
+    check_image_size(config.image_size, backbone.patch_size)
+    bank = save_bank(build_memory_bank(backbone, good, config, progress), project.results_dir)
+    inspector = Inspector(backbone, bank, config)
+    evaluation = evaluate(project, inspector, progress)
+    return TrainResult(bank, evaluation, time.perf_counter() - start)
