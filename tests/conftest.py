@@ -11,16 +11,16 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from collections.abc import Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
+from collections.abc import Callable
+from pathlib import Path
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import pytest
+import torch
 
-from dinoad.backbone import Backbone, load_backbone  # noqa: E402
-from dinoad.config import ProjectConfig  # noqa: E402
-from dinoad.demo import DEFECT_KINDS, generate_scene  # noqa: E402
-from dinoad.project import Project, ProjectStore  # noqa: E402
+from dinoad.backbone import Backbone, load_backbone
+from dinoad.config import ProjectConfig
+from dinoad.demo import DEFECT_KINDS, generate_scene
+from dinoad.project import Project, ProjectStore
 
 TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64}
 TEST_IMAGE_SIZE = 128  # smallest allowed resolution: 8x8 patches at patch size 16
