@@ -81,7 +81,7 @@ def make_project(store, tiny_dinov3_dir) -> Callable[..., Project]:
     def make(name: str = "part", train: int = 5, test_good: int = 6, defects: int = 8, background: int = 0,
              **overrides) -> Project:
         settings = {"model_id": str(tiny_dinov3_dir), "image_size": TEST_IMAGE_SIZE, "dtype": "float32",
-                    "shots": train, **overrides}
+                    "shots": max(train, 1), **overrides}
         project = store.create(name, ProjectConfig(**settings))
         for index in range(background):
             project.add_image("background", generate_scene("background", index)[0])
