@@ -3,10 +3,18 @@ import json
 import pytest
 import torch
 
-from dinoad.bank import BANK_FILE, MODEL_FILE, BankInfo, MemoryBank, check_compatible, load_bank, save_bank
+from dinoad.bank import (
+    BANK_FILE,
+    MODEL_FILE,
+    BankInfo,
+    MemoryBank,
+    bank_settings,
+    check_compatible,
+    load_bank,
+    save_bank,
+)
 from dinoad.config import ProjectConfig
 from dinoad.errors import NotTrainedError, RetrainRequired
-from dinoad.bank import bank_settings
 
 
 def _bank(config: ProjectConfig, projection: bool = False) -> MemoryBank:
