@@ -23,6 +23,7 @@ CORESET_METHODS = ("none", "random", "importance", "greedy")
 PROJECTIONS = ("gaussian", "sparse")
 ROTATION_AUGMENTATIONS = ("none", "90", "45")
 THRESHOLD_METHODS = ("hybrid", "f1", "good_percentile", "manual")
+BACKGROUND_METHODS = ("background_bank", "score_interval", "none")
 
 
 @dataclass
@@ -47,7 +48,16 @@ class ProjectConfig:
     sigma: float = 4.0
     threshold_method: str = "hybrid"
     threshold: float | None = None
+    defect_quantile: float = 0.0  # hybrid: 0 = minimum defect score; e.g. 0.05 ignores one outlier in 20
+    good_percentile: float = 99.0  # percentile of good scores used by hybrid and good_percentile
+    good_margin: float = 1.1  # good_percentile: threshold = percentile x margin
+    manual_threshold: float | None = None  # the value the user set for threshold_method "manual"
+    background_method: str = "background_bank"  # how a frame with no part in view is recognised
+    background_k: float = 6.0  # score_interval: mean +- max(k * SD, margin)
+    background_margin: float = 0.02
+    min_object_fraction: float = 0.02  # background_bank: fewer unexplained patches than this = no part
     raw_ad_score_interval: list[float] | None = None
+    validation_metrics: dict[str, Any] | None = None  # metrics at the threshold, written by training
 
     def __post_init__(self) -> None:
         validate(self)
@@ -129,6 +139,23 @@ def validate(config: ProjectConfig) -> None:
     _choice("threshold_method", config.threshold_method, THRESHOLD_METHODS)
     if config.threshold is not None:
         _number("threshold", config.threshold)
+    if not 0 <= _number("defect_quantile", config.defect_quantile) < 0.5:
+        raise ConfigError(f"defect_quantile must be in [0, 0.5) (0 = minimum); got {config.defect_quantile}")
+    if not 50 <= _number("good_percentile", config.good_percentile) <= 100:
+        raise ConfigError(f"good_percentile must be between 50 and 100; got {config.good_percentile}")
+    if _number("good_margin", config.good_margin) <= 0:
+        raise ConfigError(f"good_margin must be positive (1.1 = 10 % above the percentile); got {config.good_margin}")
+    if config.manual_threshold is not None:
+        _number("manual_threshold", config.manual_threshold)
+    _choice("background_method", config.background_method, BACKGROUND_METHODS)
+    if _number("background_k", config.background_k) <= 0:
+        raise ConfigError(f"background_k must be positive; got {config.background_k}")
+    if _number("background_margin", config.background_margin) < 0:
+        raise ConfigError(f"background_margin must be 0 or positive; got {config.background_margin}")
+    if not 0 < _number("min_object_fraction", config.min_object_fraction) < 1:
+        raise ConfigError(f"min_object_fraction must be between 0 and 1; got {config.min_object_fraction}")
+    if config.validation_metrics is not None and not isinstance(config.validation_metrics, dict):
+        raise ConfigError("validation_metrics must be a JSON object or null; retrain to rewrite it")
     interval = config.raw_ad_score_interval
     if interval is not None:
         if not isinstance(interval, (list, tuple)) or len(interval) != 2:
