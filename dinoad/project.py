@@ -137,10 +137,11 @@ class Project:
         return _write_new_png(self.images_dir(category), encode_png(rgb))
 
     def import_files(self, category: str, paths: Iterable[Path]) -> ImportReport:
-        """Import every readable image; unreadable ones are reported, never half-written."""
+        """Import every readable image (a folder stands for the files in it, sorted); unreadable
+        ones are reported, never half-written."""
         report = ImportReport()
         check_category(category)
-        for path in paths:
+        for path in _expand_folders(paths):
             try:
                 report.added.append(self.add_image(category, load_image(Path(path))))
             except ImageError as exc:
@@ -187,6 +188,16 @@ class Project:
                 if mask_path.is_file():
                     save_png(self.masks_dir / saved.name, load_image(mask_path))
         return report
+
+
+def _expand_folders(paths: Iterable[Path]) -> list[Path]:
+    expanded: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            expanded.extend(sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")))
+        else:
+            expanded.append(path)
+    return expanded
 
 
 def _image_files(folder: Path) -> list[Path]:

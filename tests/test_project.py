@@ -69,6 +69,16 @@ def test_import_reports_every_rejected_file_and_keeps_the_good_ones(store, tmp_p
     assert project.counts()["background"] == 1
 
 
+def test_import_a_folder_takes_every_file_in_it(store, tmp_path):
+    project = store.create("p")
+    for index in range(3):
+        save_png(tmp_path / "shots" / f"{index}.png", generate_scene("good", index)[0])
+    (tmp_path / "shots" / "notes.txt").write_text("lighting: ring light")
+    report = project.import_files("train/good", [tmp_path / "shots"])
+    assert len(report.added) == 3
+    assert [os.path.basename(path) for path, _ in report.rejected] == ["notes.txt"]
+
+
 def test_mvtec_category_import_with_masks(store, tmp_path):
     root = tmp_path / "bottle"
     for index in range(4):
