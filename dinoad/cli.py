@@ -1,4 +1,4 @@
-"""Command line: ``python -m dinoad create|import|import-mvtec|train|evaluate|predict|list``."""
+"""Command line: ``python -m dinoad create|import|import-mvtec|train|evaluate|predict|list|demo|doctor``."""
 
 from __future__ import annotations
 
@@ -73,6 +73,16 @@ def _parser() -> argparse.ArgumentParser:
 
     listing = sub.add_parser("list", parents=[common], help="list projects")
     listing.add_argument("--json", action="store_true")
+
+    demo = sub.add_parser("demo", parents=[common], help="create the synthetic demo project (no camera needed)")
+    demo.add_argument("name")
+    demo.add_argument("--model", help="model id or local folder (default: the project default)")
+    demo.add_argument("--json", action="store_true")
+
+    doctor = sub.add_parser("doctor", parents=[common], help="check that the configured model can be loaded")
+    doctor.add_argument("name", nargs="?", help="project whose model to check (default: --model)")
+    doctor.add_argument("--model", help=f"model id or local folder (default: {DEFAULT_MODEL_ID})")
+    doctor.add_argument("--json", action="store_true")
     return parser
 
 
@@ -208,9 +218,30 @@ def _cmd_list(args: argparse.Namespace, store: ProjectStore) -> int:
     return 0
 
 
+def _cmd_demo(args: argparse.Namespace, store: ProjectStore) -> int:
+    from dinoad.demo_project import create_demo_project
+
+    project = create_demo_project(store, args.name, args.model)
+    _print(args, {"name": project.name, "path": str(project.path), "counts": project.counts()},
+           f"created demo project {project.name!r} in {project.path}: "
+           + ", ".join(f"{count} {category}" for category, count in project.counts().items())
+           + f"; next: python -m dinoad train {project.name!r}")
+    return 0
+
+
+def _cmd_doctor(args: argparse.Namespace, store: ProjectStore) -> int:
+    from dinoad.doctor import diagnose, format_report
+
+    config = store.open(args.name).load_config() if args.name else ProjectConfig()
+    report = diagnose(args.model or config.model_id, config.dtype, config.image_size)
+    _print(args, report.to_dict(), format_report(report))
+    return 0 if report.ok else 1
+
+
 COMMANDS = {
     "create": _cmd_create, "import": _cmd_import, "import-mvtec": _cmd_import_mvtec, "train": _cmd_train,
-    "evaluate": _cmd_evaluate, "predict": _cmd_predict, "list": _cmd_list,
+    "evaluate": _cmd_evaluate, "predict": _cmd_predict, "list": _cmd_list, "demo": _cmd_demo,
+    "doctor": _cmd_doctor,
 }
 
 

@@ -74,10 +74,11 @@ def _draw_defect(part: np.ndarray, mask: np.ndarray, kind: str, rng: np.random.G
     return truth
 
 
-def generate_scene(kind: str, index: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+def generate_scene(kind: str, index: int, seed: int = 0, offset_x: float = 0.0) -> tuple[np.ndarray, np.ndarray | None]:
     """One RGB frame: ``background`` (empty scene), ``good``, or a defect kind from DEFECT_KINDS.
 
-    Each frame varies pose (shift, small rotation), light and sensor noise by (seed, kind, index).
+    Each frame varies pose (shift, small rotation), light and sensor noise by (seed, kind, index);
+    ``offset_x`` moves the part sideways (pixels) for clips of parts passing by.
     Returns (image, defect mask or None).
     """
     key = [seed, index, ["background", "good", *DEFECT_KINDS].index(kind)]
@@ -91,6 +92,7 @@ def generate_scene(kind: str, index: int, seed: int = 0) -> tuple[np.ndarray, np
     height, width = SCENE_SIZE
     pose = cv2.getRotationMatrix2D((width / 2, height / 2), float(rng.uniform(-3, 3)), 1.0)
     pose[:, 2] += rng.uniform(-6, 6, size=2)
+    pose[0, 2] += offset_x
     part = cv2.warpAffine(part, pose, (width, height), flags=cv2.INTER_LINEAR)
     mask = cv2.warpAffine(mask, pose, (width, height), flags=cv2.INTER_NEAREST)
     canvas[mask > 0] = part[mask > 0].astype(np.float32) * brightness
@@ -98,3 +100,4 @@ def generate_scene(kind: str, index: int, seed: int = 0) -> tuple[np.ndarray, np
     if truth is not None:
         truth = cv2.warpAffine(truth, pose, (width, height), flags=cv2.INTER_NEAREST)
     return np.clip(canvas, 0, 255).astype(np.uint8), truth
+
