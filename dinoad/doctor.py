@@ -47,7 +47,8 @@ def download_command(model_id: str) -> str:
 
 
 def hub_offline() -> bool:
-    return any(os.environ.get(name, "").lower() in OFFLINE_VALUES for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    flags = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    return any(os.environ.get(name, "").lower() in OFFLINE_VALUES for name in flags)
 
 
 def _hub_checks(model_id: str) -> tuple[list[Check], bool]:
@@ -60,7 +61,7 @@ def _hub_checks(model_id: str) -> tuple[list[Check], bool]:
     cached = isinstance(huggingface_hub.try_to_load_from_cache(model_id, "config.json"), str)
     token_set = huggingface_hub.get_token() is not None
     checks = [
-        Check("local cache", True if cached else None, "found in the HuggingFace cache" if cached else "not in the HuggingFace cache"),
+        Check("local cache", True if cached else None, ("found in" if cached else "not in") + " the HuggingFace cache"),
         Check("token", None, "HF_TOKEN is set" if token_set else "no HuggingFace token is set"),
     ]
     if hub_offline():
@@ -73,7 +74,7 @@ def _hub_checks(model_id: str) -> tuple[list[Check], bool]:
         checks.append(Check("hub", False, f"{model_id} does not exist on the hub (or is private)",
                             "check the model id, or give a local model folder"))
         return checks, False
-    except Exception as exc:  # noqa: BLE001 - any transport failure means "unreachable"
+    except Exception as exc:  # any transport failure (DNS, proxy, TLS, timeout) means "unreachable"
         checks.append(Check("hub", False, f"the hub is not reachable ({type(exc).__name__})",
                             "" if cached else local_fix))
         return checks, cached
@@ -103,7 +104,8 @@ def diagnose(model_id: str, dtype: str = "auto", image_size: int = 448) -> Docto
         hub_checks, obtainable = _hub_checks(model_id)
         report.checks.extend(hub_checks)
     device = select_device()
-    report.checks.append(Check("device", None, f"{device.type}, compute dtype {str(resolve_dtype(dtype, device)).removeprefix('torch.')}"))
+    compute_dtype = str(resolve_dtype(dtype, device)).removeprefix("torch.")
+    report.checks.append(Check("device", None, f"{device.type}, compute dtype {compute_dtype}"))
     if not obtainable:
         return report
     try:
