@@ -1,24 +1,45 @@
-"""Exact k-nearest-neighbour patch distances to the memory bank, chunked to bound memory."""
+"""Exact k-nearest-neighbour patch distances to the memory bank, tiled so the hot loop stays in cache.
+
+How a search runs (see BENCHMARKS.md for the measurements behind each choice):
+
+1. The bank is cut into groups of ``GROUP_SIZE`` consecutive rows. For a block of queries, one
+   matrix product per bank tile (in the bank's compute dtype, bf16 on CPUs with bf16 units) gives
+   a ranking score per (bank row, query); only each group's best score is kept. The tile is laid
+   out bank-major, so that reduction is a vectorised element-wise maximum over rows, and it never
+   leaves the cache: the full query x bank score matrix is never written to memory.
+2. Per query the ``k + RERANK_EXTRA_GROUPS`` best groups are chosen, and every row of those
+   groups is re-scored exactly in fp32 against the untouched bank (distances computed directly,
+   not from the |q|^2 + |b|^2 - 2 q.b expansion, so small euclidean distances keep their digits).
+
+In fp32 the best k groups provably contain the k nearest rows (each group ranked above a true
+neighbour holds a row closer than it). In bf16 a score is only good to ~4e-3, so a few extra
+groups absorb the rounding; the benchmark checks the nearest neighbours against faiss.
+"""
 
 from __future__ import annotations
 
 import torch
 
-# At most this many query x bank similarities exist at once (64 MB in fp32).
-KNN_CHUNK_ELEMENTS = 1 << 24
-# Candidates re-scored in fp32 per requested neighbour when the search runs in bf16/fp16:
-# a half-precision similarity near 1 is only good to ~4e-3, too coarse for good-patch scores.
-RERANK_EXTRA_CANDIDATES = 8
+# Working buffers of one query block (group maxima, re-ranking candidates) hold about this many
+# elements, which bounds memory and keeps the per-block data in the last-level cache.
+KNN_CHUNK_ELEMENTS = 1 << 22
+# Largest query block; a multiple of 64 so the matrix kernels see aligned shapes.
+MAX_QUERY_BLOCK = 256
+# Bank rows per matrix product: a (tile, query block) score matrix of ~1 MB stays in L2.
+BANK_TILE_ROWS = 4096
+# Consecutive bank rows summarised by one maximum; candidates are re-scored a group at a time.
+GROUP_SIZE = 8
+# Groups re-scored beyond the k needed, to absorb half-precision rounding of the ranking scores.
+RERANK_EXTRA_GROUPS = 3
 
 
 class KnnIndex:
     """A memory bank prepared for search: ``distances(queries, k)`` -> per-query mean kNN distance.
 
-    ``metric`` is ``cosine`` (1 - cosine similarity) or ``euclidean``. The search runs in
-    ``dtype`` (the bank's compute dtype); with a half-precision dtype the best candidates are
-    re-scored exactly in fp32, so scores match an fp32 search to float precision. Final distances
-    are always computed directly (not from the |q|^2 + |b|^2 - 2 q.b expansion used for ranking),
-    so small euclidean distances do not suffer cancellation.
+    ``metric`` is ``cosine`` (1 - cosine similarity) or ``euclidean``. The ranking runs in
+    ``dtype`` (the bank's compute dtype); the final distances are always fp32 and computed
+    directly from the chosen bank rows, so scores match an fp32 brute-force search to float
+    precision.
     """
 
     def __init__(self, bank: torch.Tensor, metric: str, dtype: torch.dtype = torch.float32,
@@ -33,12 +54,24 @@ class KnnIndex:
         self.metric = metric
         self.dtype = dtype
         self.device = torch.device(device)
-        self.exact = exact
-        self.search = exact if dtype == torch.float32 else exact.to(dtype)
-        self.search_sq_norms = (self.search.float() ** 2).sum(dim=1).to(dtype)
+        count = exact.shape[0]
+        padded_count = -(-count // GROUP_SIZE) * GROUP_SIZE
+        # Zero rows pad the bank to whole groups; their scores are forced to -inf before ranking
+        # and their distances to +inf after re-scoring, so they can never be chosen.
+        padded = torch.zeros(padded_count, exact.shape[1], dtype=torch.float32, device=self.device)
+        padded[:count] = exact
+        self._count = count
+        self._exact_groups = padded.view(padded_count // GROUP_SIZE, GROUP_SIZE * exact.shape[1])
+        self.exact = padded[:count]
+        # Euclidean ranking uses q.b - |b|^2 / 2 (same order as -|q - b|^2). Centring the bank first
+        # leaves distances unchanged but shrinks the magnitudes that half precision must hold.
+        self._centre = exact.mean(dim=0) if metric == "euclidean" else None
+        search = padded if self._centre is None else padded - self._centre
+        self._half_sq_norms = (search * search).sum(dim=1).mul_(0.5) if metric == "euclidean" else None
+        self._search = search.to(dtype).contiguous()
 
     def __len__(self) -> int:
-        return self.exact.shape[0]
+        return self._count
 
     @property
     def dim(self) -> int:
@@ -52,30 +85,45 @@ class KnnIndex:
         queries = queries.to(self.device, torch.float32)
         if self.metric == "cosine":
             queries = torch.nn.functional.normalize(queries, dim=1)
-        half = self.dtype != torch.float32
-        candidates = min(len(self), k + RERANK_EXTRA_CANDIDATES) if half else k
-        rows = max(1, KNN_CHUNK_ELEMENTS // len(self))
+        num_groups = self._exact_groups.shape[0]
+        groups = min(num_groups, k + RERANK_EXTRA_GROUPS)
+        per_query = num_groups + groups * GROUP_SIZE * self.dim
+        rows = max(1, min(MAX_QUERY_BLOCK, KNN_CHUNK_ELEMENTS // per_query))
         out = torch.empty(queries.shape[0], dtype=torch.float32, device=self.device)
         for begin in range(0, queries.shape[0], rows):
-            chunk = queries[begin:begin + rows]
-            _, indices = self._nearest(chunk.to(self.dtype), candidates)
-            distance = self._exact_distances(chunk, indices)
-            if half:
-                distance = distance.topk(k, dim=1, largest=False).values
-            out[begin:begin + rows] = distance.mean(dim=1)
+            block = queries[begin:begin + rows]
+            best_groups = self._best_groups(block, groups)
+            distance = self._exact_distances(block, best_groups)
+            out[begin:begin + rows] = distance.topk(k, dim=1, largest=False).values.mean(dim=1)
         return out
 
-    def _nearest(self, chunk: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor]:
-        similarity = chunk @ self.search.T
-        if self.metric == "cosine":
-            return similarity.topk(count, dim=1)
-        # |q-b|^2 = |q|^2 + |b|^2 - 2 q.b; |q|^2 is constant per row, so rank by |b|^2 - 2 q.b.
-        partial = self.search_sq_norms - 2.0 * similarity
-        return partial.topk(count, dim=1, largest=False)
+    def _best_groups(self, block: torch.Tensor, count: int) -> torch.Tensor:
+        """(rows, count) indices of the groups holding the best ranking scores of each query."""
+        ranked = block if self._centre is None else block - self._centre
+        ranked_t = ranked.to(self.dtype).T.contiguous()  # (D, rows): tiles come out bank-major
+        padded_rows = self._search.shape[0]
+        group_max = torch.empty(padded_rows // GROUP_SIZE, block.shape[0], dtype=self.dtype, device=self.device)
+        tile_rows = BANK_TILE_ROWS - BANK_TILE_ROWS % GROUP_SIZE
+        for start in range(0, padded_rows, tile_rows):
+            stop = min(start + tile_rows, padded_rows)
+            scores = self._search[start:stop] @ ranked_t  # (tile, rows)
+            if self._half_sq_norms is not None:
+                scores.sub_(self._half_sq_norms[start:stop, None].to(self.dtype))
+            if stop > self._count:
+                scores[max(0, self._count - start):] = float("-inf")
+            torch.amax(scores.view(-1, GROUP_SIZE, block.shape[0]), dim=1,
+                       out=group_max[start // GROUP_SIZE:stop // GROUP_SIZE])
+        return group_max.T.topk(count, dim=1).indices
 
-    def _exact_distances(self, chunk: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
-        """fp32 distances from each query to its candidate neighbours (rows, candidates)."""
-        neighbours = self.exact[indices]  # (rows, candidates, D)
+    def _exact_distances(self, block: torch.Tensor, best_groups: torch.Tensor) -> torch.Tensor:
+        """fp32 distances from each query to every row of its chosen groups (rows, groups * GROUP_SIZE)."""
+        rows, dim = block.shape
+        candidates = torch.index_select(self._exact_groups, 0, best_groups.reshape(-1)).view(rows, -1, dim)
         if self.metric == "cosine":
-            return (1.0 - torch.einsum("rd,rcd->rc", chunk, neighbours)).clamp_min(0.0)
-        return torch.linalg.vector_norm(neighbours - chunk[:, None, :], dim=2)
+            distance = (1.0 - torch.bmm(candidates, block[:, :, None]).squeeze(2)).clamp_min_(0.0)
+        else:
+            distance = torch.linalg.vector_norm(candidates - block[:, None, :], dim=2)
+        if self._exact_groups.shape[0] * GROUP_SIZE > self._count:
+            row_index = (best_groups[:, :, None] * GROUP_SIZE + torch.arange(GROUP_SIZE, device=self.device))
+            distance.masked_fill_(row_index.view(rows, -1) >= self._count, float("inf"))
+        return distance
