@@ -14,11 +14,6 @@ from dinoad.storage import read_json
 
 log = logging.getLogger(__name__)
 
-# Capture targets shown as "3 / 5" on the Capture page.
-BACKGROUND_TARGET = 5
-DEFECT_TARGET = 5
-MIN_TEST_GOOD = 5  # fewer good test images make the threshold guesswork
-
 
 @dataclass(frozen=True)
 class ProjectStatus:

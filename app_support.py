@@ -1,0 +1,228 @@
+"""Streamlit helpers shared by the pages: current project, cached model and inspector, navigation.
+
+Only this module, ``streamlit_app.py`` and ``pages/`` import streamlit; everything they show comes
+from ``dinoad``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from dinoad.backbone import Backbone, load_backbone
+from dinoad.config import ProjectConfig
+from dinoad.errors import DinoadError
+from dinoad.ice import rtc_configuration
+from dinoad.latest_frame import LatestFrame
+from dinoad.pipeline import Inspector
+from dinoad.project import Project, ProjectStore
+from dinoad.project_status import ProjectStatus, project_status, read_model_info
+
+PROJECT_KEY = "project"  # session_state key and URL query parameter of the current project
+APP_DIR = Path(__file__).resolve().parent
+PAGES = {
+    "projects": "pages/projects.py",
+    "capture": "pages/capture.py",
+    "train": "pages/train.py",
+    "validation": "pages/validation.py",
+}
+PAGE_TITLES = {"projects": "Projects", "capture": "Capture", "train": "Train", "validation": "Validation"}
+# A few models and trained projects stay in memory; more would only hold RAM for idle tabs.
+MAX_CACHED_BACKBONES = 2
+MAX_CACHED_INSPECTORS = 4
+
+
+def store() -> ProjectStore:
+    """The projects folder: ``$DINOAD_PROJECTS`` or ``./projects``."""
+    return ProjectStore()
+
+
+# --- current project ---------------------------------------------------------------------------
+
+def sync_project_from_url() -> None:
+    """Adopt ``?project=NAME`` from the URL (reloads, shared links); otherwise write the session's
+    project into the URL. A name that is not a project is dropped with a warning."""
+    names = store().names()
+    wanted = st.query_params.get(PROJECT_KEY)
+    if wanted is not None:
+        if wanted in names:
+            st.session_state[PROJECT_KEY] = wanted
+        else:
+            st.warning(f"There is no project named {wanted!r}; choose one in the sidebar.")
+            del st.query_params[PROJECT_KEY]
+    current = st.session_state.get(PROJECT_KEY)
+    if current is not None and current not in names:
+        st.session_state.pop(PROJECT_KEY, None)  # deleted or renamed elsewhere
+        current = None
+    if current is not None and st.query_params.get(PROJECT_KEY) != current:
+        st.query_params[PROJECT_KEY] = current
+
+
+def set_current_project(name: str | None) -> None:
+    if name is None:
+        st.session_state.pop(PROJECT_KEY, None)
+        st.query_params.pop(PROJECT_KEY, None)
+    else:
+        st.session_state[PROJECT_KEY] = name
+        st.query_params[PROJECT_KEY] = name
+
+
+def _on_project_picked() -> None:
+    set_current_project(st.session_state["sidebar_project"])
+
+
+def sidebar_project_picker() -> None:
+    """The project chooser in the sidebar, bound to the session and the URL."""
+    names = store().names()
+    current = st.session_state.get(PROJECT_KEY)
+    with st.sidebar:
+        if not names:
+            st.caption("No projects yet: create one on the Projects page.")
+            return
+        st.session_state["sidebar_project"] = current
+        # The widget's state is set from the session each run, so page switches and URL changes show.
+        st.selectbox("Project", names, key="sidebar_project", placeholder="Choose a project",
+                     on_change=_on_project_picked)
+
+
+def current_project() -> Project | None:
+    name = st.session_state.get(PROJECT_KEY)
+    if name is None:
+        return None
+    try:
+        return store().open(name)
+    except DinoadError:
+        return None
+
+
+def go_to(page: str, label: str, key: str, primary: bool = True) -> None:
+    """A button that switches to another page, keeping the current project in the URL."""
+    if st.button(label, key=key, type="primary" if primary else "secondary"):
+        name = st.session_state.get(PROJECT_KEY)
+        st.switch_page(PAGES[page], query_params={PROJECT_KEY: name} if name else None)
+
+
+def require_project() -> Project:
+    """The current project, or stop the page with what to do and a button to the Projects page."""
+    project = current_project()
+    if project is None:
+        st.info("No project is selected. Create a project or choose one in the sidebar.")
+        go_to("projects", "Go to Projects", key="need_project")
+        st.stop()
+    return project
+
+
+def show_next_step(status: ProjectStatus, needed: str, key: str) -> None:
+    """When the project lacks what this page needs (``needed``: "images" or "trained"), say what
+    to do next with a button to that page, and stop the page."""
+    step = status.next_step()
+    if step is None:
+        return
+    message, page = step
+    if needed == "images" and page not in ("capture", "projects"):
+        return
+    st.info(f"Next step: {message}.")
+    go_to(page, f"Go to {PAGE_TITLES[page]}", key=key)
+    st.stop()
+
+
+def show_error(exc: BaseException) -> None:
+    """Engine errors carry a message for the user; anything else is a bug, shown with its trace."""
+    if isinstance(exc, DinoadError):
+        st.error(str(exc))
+    else:
+        st.exception(exc)
+
+
+# --- heavy objects -------------------------------------------------------------------------------
+
+@st.cache_resource(max_entries=MAX_CACHED_BACKBONES, show_spinner="Loading the model...")
+def cached_backbone(model_id: str, dtype: str) -> Backbone:
+    """One backbone per (model id, dtype), shared by all sessions; its own lock serialises inference."""
+    return load_backbone(model_id, dtype)
+
+
+def config_signature(config: ProjectConfig) -> str:
+    return json.dumps(config.to_dict(), sort_keys=True)
+
+
+@st.cache_resource(max_entries=MAX_CACHED_INSPECTORS, show_spinner="Loading the memory bank...")
+def _cached_inspector(project_path: str, bank_version: str, config_json: str) -> Inspector:
+    """Keyed by the bank's content version: retraining writes a new version, so a stale bank is
+    never served; the config is part of the key because the threshold lives there."""
+    project = Project(Path(project_path).parent, Path(project_path).name)
+    config = ProjectConfig.from_dict(json.loads(config_json))
+    return Inspector.for_project(project, cached_backbone(config.model_id, config.dtype))
+
+
+def inspector_for(project: Project) -> Inspector:
+    """The trained project ready to score (NotTrainedError / RetrainRequired otherwise)."""
+    info = read_model_info(project) or {}
+    config = project.load_config()
+    return _cached_inspector(str(project.path), str(info.get("model_version", "")), config_signature(config))
+
+
+def status_of(project: Project) -> ProjectStatus:
+    return project_status(project)
+
+
+def ice_configuration() -> dict[str, Any]:
+    """ICE servers for streamlit-webrtc: none unless set in $DINOAD_ICE_SERVERS or secrets."""
+    try:
+        secrets = st.secrets.to_dict() if st.secrets else None
+    except (FileNotFoundError, st.errors.StreamlitSecretNotFoundError):
+        secrets = None
+    return rtc_configuration(secrets)
+
+
+# --- messages that survive a rerun ---------------------------------------------------------------
+
+FLASH_KEY = "flash_messages"
+
+
+def flash(kind: str, message: str) -> None:
+    """Show ``message`` (kind: success, info, warning, error) at the top of the next run."""
+    st.session_state.setdefault(FLASH_KEY, []).append((kind, message))
+
+
+def show_flash() -> None:
+    for kind, message in st.session_state.pop(FLASH_KEY, []):
+        getattr(st, kind)(message)
+
+
+# --- camera -------------------------------------------------------------------------------------
+
+FRAME_HOLDER_KEY = "camera_frames"
+# Ask the browser for the camera's best resolution; captures are saved at whatever arrives.
+CAMERA_CONSTRAINTS = {"video": {"width": {"ideal": 1920}, "height": {"ideal": 1080}}, "audio": False}
+
+
+def frame_holder(key: str = FRAME_HOLDER_KEY) -> LatestFrame:
+    """This session's newest-frame holder (per session: one user's camera is not another's)."""
+    if key not in st.session_state:
+        st.session_state[key] = LatestFrame()
+    return st.session_state[key]
+
+
+def camera(key: str, holder: LatestFrame) -> Any:
+    """A streamlit-webrtc camera whose frames land in ``holder`` as RGB arrays at native resolution.
+
+    No ICE servers unless configured (see dinoad.ice): the app makes no outbound connection.
+    """
+    import streamlit_webrtc  # imported here: aiortc is heavy and only camera pages need it
+
+    def keep_frame(frame):  # runs in a WebRTC worker thread: no st.* calls here
+        holder.put(frame.to_ndarray(format="rgb24"))
+        return frame
+
+    return streamlit_webrtc.webrtc_streamer(
+        key=key,
+        mode=streamlit_webrtc.WebRtcMode.SENDRECV,
+        rtc_configuration=ice_configuration(),
+        media_stream_constraints=CAMERA_CONSTRAINTS,
+        video_frame_callback=keep_frame,
+        async_processing=True,
+    )
