@@ -85,8 +85,14 @@ def save_bank(bank: MemoryBank, results_dir: Path) -> MemoryBank:
     data = save_safetensors(tensors, metadata=metadata)
     version = hashlib.sha256(data).hexdigest()[:16]
     write_bytes_atomic(Path(results_dir) / BANK_FILE, data)
-    write_json_atomic(Path(results_dir) / MODEL_FILE, {"model_version": version, **bank.info.to_dict()})
-    return MemoryBank(bank.features, bank.projection, bank.info, version)
+    saved = MemoryBank(bank.features, bank.projection, bank.info, version)
+    write_model_description(saved, results_dir)
+    return saved
+
+
+def write_model_description(bank: MemoryBank, results_dir: Path) -> None:
+    """The readable copy of the bank's metadata, ``results/model.json``."""
+    write_json_atomic(Path(results_dir) / MODEL_FILE, {"model_version": bank.version, **bank.info.to_dict()})
 
 
 def load_bank(results_dir: Path) -> MemoryBank:

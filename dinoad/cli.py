@@ -1,4 +1,4 @@
-"""Command line: ``python -m dinoad create|import|import-mvtec|train|evaluate|predict|list|demo|doctor``."""
+"""Command line: ``python -m dinoad create|import|import-mvtec|train|evaluate|predict|list|watch|demo|doctor``."""
 
 from __future__ import annotations
 
@@ -74,6 +74,15 @@ def _parser() -> argparse.ArgumentParser:
     listing = sub.add_parser("list", parents=[common], help="list projects")
     listing.add_argument("--json", action="store_true")
 
+    watch = sub.add_parser("watch", parents=[common], help="inspect frames headless, one JSON line per frame")
+    watch.add_argument("name")
+    source = watch.add_mutually_exclusive_group(required=True)
+    source.add_argument("--camera", type=int, metavar="INDEX", help="OpenCV camera index")
+    source.add_argument("--folder", type=Path, help="folder of image files, inspected in name order")
+    source.add_argument("--video", type=Path, help="video file")
+    watch.add_argument("--max-frames", type=int, help="stop after this many frames")
+    watch.add_argument("--json", action="store_true")
+
     demo = sub.add_parser("demo", parents=[common], help="create the synthetic demo project (no camera needed)")
     demo.add_argument("name")
     demo.add_argument("--model", help="model id or local folder (default: the project default)")
@@ -147,22 +156,34 @@ def _cmd_train(args: argparse.Namespace, store: ProjectStore) -> int:
     with bar:
         result = train(project, progress=progress)
     info = result.bank.info
+    validation = result.validation
     data = {"model_version": result.bank.version, "bank_patches": info.num_patches,
             "train_images": info.num_train_images, "seconds": round(result.seconds, 2),
-            "evaluation": result.evaluation.to_dict()}
+            "evaluation": result.evaluation.to_dict(),
+            "statistics": validation.statistics if validation else None,
+            "report": str(validation.files[-1]) if validation and validation.files else None}
     auroc = result.evaluation.image_auroc
-    _print(args, data,
-           f"trained {project.name!r}: {info.num_patches} patches from {info.num_train_images} images "
-           f"in {result.seconds:.1f} s, model version {result.bank.version}"
-           + (f", image AUROC {auroc:.3f}" if auroc is not None else ""))
+    threshold = validation.threshold if validation else None
+    lines = [f"trained {project.name!r}: {info.num_patches} patches from {info.num_train_images} images "
+             f"in {result.seconds:.1f} s, model version {result.bank.version}"
+             + (f", image AUROC {auroc:.3f}" if auroc is not None else "")
+             + (f", threshold {threshold:.4f}" if threshold is not None else ", no threshold")]
+    if validation:
+        lines += [f"warning: {line}" for line in validation.warnings]
+        lines += [f"report: {validation.files[-1]}"] if validation.files else []
+    _print(args, data, "\n".join(lines))
     return 0
 
 
 def _cmd_evaluate(args: argparse.Namespace, store: ProjectStore) -> int:
     from dinoad.pipeline import Inspector, evaluate
+    from dinoad.report import current_statistics
 
     project = store.open(args.name)
-    evaluation = evaluate(project, Inspector.for_project(project))
+    inspector = Inspector.for_project(project)
+    evaluation = evaluate(project, inspector)
+    statistics = current_statistics(evaluation, inspector.config)
+    metrics = statistics["metrics"]
     auroc = evaluation.image_auroc
     rows = [("good", evaluation.good_names, evaluation.good_scores),
             ("defect", evaluation.defect_names, evaluation.defect_scores)]
@@ -170,7 +191,18 @@ def _cmd_evaluate(args: argparse.Namespace, store: ProjectStore) -> int:
              for name, score in zip(names, scores, strict=True)]
     lines.append("image AUROC: " + (f"{auroc:.4f}" if auroc is not None
                                     else "n/a (needs test/good and test/defect images)"))
-    _print(args, evaluation.to_dict(), "\n".join(lines))
+    for name in ("average_precision", "pixel_auroc"):
+        if metrics[name] is not None:
+            lines.append(f"{name.replace('_', ' ')}: {metrics[name]:.4f}")
+    at = metrics["at_threshold"]
+    if at is None:
+        lines.append("no threshold yet: train the project (or set one on the Validation page)")
+    else:
+        lines.append(f"threshold {at['threshold']:.4f}: " + ", ".join(f"{k}={v}" for k, v in at["counts"].items()))
+        lines += [f"{rate}: {at[rate]['value']:.3f} (95 % CI {at[rate]['low']:.3f}-{at[rate]['high']:.3f})"
+                  for rate in ("accuracy", "precision", "recall", "fpr", "fnr") if at[rate]["value"] is not None]
+    lines += [f"warning: {line}" for line in statistics["warnings"]]
+    _print(args, {**evaluation.to_dict(), **statistics}, "\n".join(lines))
     return 0
 
 
@@ -218,6 +250,39 @@ def _cmd_list(args: argparse.Namespace, store: ProjectStore) -> int:
     return 0
 
 
+def _cmd_watch(args: argparse.Namespace, store: ProjectStore) -> int:
+    from dinoad.inspection_log import InspectionLog
+    from dinoad.live import FrameProcessor
+    from dinoad.pipeline import Inspector
+    from dinoad.sources import camera_frames, folder_frames, video_frames
+
+    project = store.open(args.name)
+    processor = FrameProcessor(Inspector.for_project(project), InspectionLog(project.results_dir))
+    if args.camera is not None:
+        frames = camera_frames(args.camera)
+    elif args.folder is not None:
+        frames = folder_frames(args.folder)
+    else:
+        frames = video_frames(args.video)
+    count = 0
+    try:
+        for name, rgb in frames:
+            scored, _ = processor.process(rgb)
+            count += 1
+            verdict = str(scored.verdict) if scored.verdict is not None else None
+            line = {"frame": name, "verdict": verdict, "score": round(scored.score, 6),
+                    "threshold": scored.threshold, "latency_ms": round(scored.total_ms, 1)}
+            if processor.log.last_error:
+                line["log_error"] = processor.log.last_error
+            print(json.dumps(line) if args.json else f"{name}\t{verdict or 'UNCALIBRATED'}\t{scored.score:.4f}\t"
+                  f"{scored.total_ms:.0f} ms", flush=True)
+            if args.max_frames is not None and count >= args.max_frames:
+                break
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace, store: ProjectStore) -> int:
     from dinoad.demo_project import create_demo_project
 
@@ -240,8 +305,8 @@ def _cmd_doctor(args: argparse.Namespace, store: ProjectStore) -> int:
 
 COMMANDS = {
     "create": _cmd_create, "import": _cmd_import, "import-mvtec": _cmd_import_mvtec, "train": _cmd_train,
-    "evaluate": _cmd_evaluate, "predict": _cmd_predict, "list": _cmd_list, "demo": _cmd_demo,
-    "doctor": _cmd_doctor,
+    "evaluate": _cmd_evaluate, "predict": _cmd_predict, "list": _cmd_list, "watch": _cmd_watch,
+    "demo": _cmd_demo, "doctor": _cmd_doctor,
 }
 
 

@@ -17,14 +17,19 @@ def colour_scale_max(threshold: float | None, anomaly_map: np.ndarray) -> float:
     return max(float(anomaly_map.max()), 1e-6)
 
 
+def colourise(anomaly_map: np.ndarray, scale_max: float) -> np.ndarray:
+    """RGB JET colours of ``anomaly_map`` on the fixed scale 0 .. ``scale_max`` (clipped)."""
+    levels = np.clip(anomaly_map / scale_max, 0.0, 1.0)
+    return cv2.cvtColor(cv2.applyColorMap((levels * 255).astype(np.uint8), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
+
+
 def heatmap_overlay(rgb: np.ndarray, anomaly_map: np.ndarray, scale_max: float,
                     threshold: float | None = None) -> np.ndarray:
     """Blend a JET heatmap of ``anomaly_map`` (clipped to [0, scale_max]) over ``rgb``;
     outline regions at or above ``threshold``. Returns RGB uint8 at the image's size."""
     height, width = rgb.shape[:2]
     resized = cv2.resize(anomaly_map.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
-    levels = np.clip(resized / scale_max, 0.0, 1.0)
-    colours = cv2.cvtColor(cv2.applyColorMap((levels * 255).astype(np.uint8), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
+    colours = colourise(resized, scale_max)
     blended = cv2.addWeighted(rgb, 1.0 - HEATMAP_ALPHA, colours, HEATMAP_ALPHA, 0.0)
     if threshold is not None:
         above = (resized >= threshold).astype(np.uint8)
