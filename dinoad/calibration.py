@@ -19,7 +19,6 @@ Overlapping classes are reported (``Separation``); the threshold is still return
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -29,8 +28,6 @@ import numpy as np
 
 from dinoad.config import ProjectConfig
 from dinoad.errors import DinoadError
-
-log = logging.getLogger(__name__)
 
 # Fewer validation images than this per class make a threshold a guess: the user is told what to capture.
 MIN_MEANINGFUL_IMAGES = 5
@@ -171,7 +168,7 @@ def choose_threshold(
     """Apply the config's threshold method to the validation scores.
 
     Raises CalibrationError when no threshold can be computed: no good scores (except ``manual``),
-    or ``manual`` without a value.
+    or ``manual`` without a value. Notes and warnings are returned, not logged: the caller shows them.
     """
     good = [float(s) for s in good_scores]
     defect = [float(s) for s in defect_scores]
@@ -222,6 +219,4 @@ def choose_threshold(
         )
     else:
         threshold = f1_threshold(good, defect)
-    for line in notes + warnings:
-        log.warning("calibration: %s", line)
     return ThresholdChoice(threshold, method, method_used, spread, good_reference, defect_reference, notes, warnings)

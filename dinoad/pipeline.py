@@ -12,15 +12,18 @@ import numpy as np
 import torch
 
 from dinoad.backbone import Backbone, load_backbone
+from dinoad.background import BackgroundDetector, fit_background, load_background_bank, save_no_part_model
 from dinoad.bank import BankInfo, MemoryBank, bank_settings, check_compatible, load_bank, save_bank
 from dinoad.config import ProjectConfig, check_image_size
 from dinoad.coreset import select_coreset
 from dinoad.errors import DinoadError, ProjectError
 from dinoad.images import frame_to_rgb, load_image
 from dinoad.knn import KnnIndex
+from dinoad.metrics import pixel_auroc, pixel_grid_size, prepare_map, prepare_mask
 from dinoad.preprocess import resize_square, rotations, to_batch
 from dinoad.project import Project
 from dinoad.projection import project, projection_matrix
+from dinoad.report import Validation, build_validation, save_to_config, write_validation
 from dinoad.scoring import ScoredImage, anomaly_map, decide, image_score
 
 log = logging.getLogger(__name__)
@@ -112,13 +115,15 @@ def build_memory_bank(
 class Inspector:
     """A trained project ready to score images: backbone + memory bank + settings."""
 
-    def __init__(self, backbone: Backbone, bank: MemoryBank, config: ProjectConfig) -> None:
+    def __init__(self, backbone: Backbone, bank: MemoryBank, config: ProjectConfig,
+                 background: BackgroundDetector | None = None) -> None:
         if backbone.model_id != bank.info.model_id:
             raise DinoadError(f"backbone {backbone.model_id} does not match the bank's model {bank.info.model_id}")
         self.backbone = backbone
         self.bank = bank
         self.config = config
         self.index = KnnIndex(bank.features, config.metric, backbone.dtype, backbone.device)
+        self.background = background  # measures object_fraction; decides NO PART with background_bank
 
     @classmethod
     def for_project(cls, project: Project, backbone: Backbone | None = None) -> Inspector:
@@ -126,7 +131,13 @@ class Inspector:
         config = project.load_config()
         bank = load_bank(project.results_dir)
         check_compatible(bank.info, config)
-        return cls(backbone or load_project_backbone(config), bank, config)
+        backbone = backbone or load_project_backbone(config)
+        background = None
+        if config.background_method == "background_bank":
+            saved = load_background_bank(project.results_dir, bank.version)
+            if saved is not None:
+                background = BackgroundDetector(saved, backbone.dtype, backbone.device)
+        return cls(backbone, bank, config, background)
 
     @property
     def model_version(self) -> str:
@@ -134,6 +145,10 @@ class Inspector:
 
     def score(self, image: np.ndarray, channel_order: str = "RGB") -> ScoredImage:
         """Score one RGB (or BGR with ``channel_order``) image or frame at the training resolution."""
+        return self.score_with_features(image, channel_order)[0]
+
+    def score_with_features(self, image: np.ndarray, channel_order: str = "RGB") -> tuple[ScoredImage, torch.Tensor]:
+        """``score`` plus the frame's (patches, D) features in the bank's space (for the background bank)."""
         timings: dict[str, float] = {}
         start = time.perf_counter()
         square = resize_square(frame_to_rgb(image, channel_order), self.config.image_size)
@@ -147,13 +162,21 @@ class Inspector:
         queries = project(features.reshape(-1, features.shape[-1]), self.bank.projection)
         patch_scores = self.index.distances(queries, self.config.knn_k).reshape(grid).cpu().numpy()
         timings["knn"] = _lap(start)
+        object_fraction = None
+        if self.background is not None:
+            start = time.perf_counter()
+            object_fraction = self.background.object_fraction(queries)
+            timings["background"] = _lap(start)
         start = time.perf_counter()
         score = image_score(patch_scores, self.config.score_aggregation)
         heat = anomaly_map(patch_scores, self.config.image_size, self.config.sigma)
-        interval = self.config.raw_ad_score_interval
-        verdict = decide(score, self.config.threshold, tuple(interval) if interval else None)
+        method = self.config.background_method
+        interval = self.config.raw_ad_score_interval if method == "score_interval" else None
+        verdict = decide(score, self.config.threshold, tuple(interval) if interval else None,
+                         object_fraction if method == "background_bank" else None, self.config.min_object_fraction)
         timings["map"] = _lap(start)
-        return ScoredImage(score, heat, patch_scores, timings, self.config.threshold, verdict)
+        scored = ScoredImage(score, heat, patch_scores, timings, self.config.threshold, verdict, object_fraction)
+        return scored, queries
 
     def score_file(self, path: Path) -> ScoredImage:
         return self.score(load_image(path))
@@ -171,6 +194,9 @@ class Evaluation:
     good_names: list[str] = field(default_factory=list)
     defect_scores: list[float] = field(default_factory=list)
     defect_names: list[str] = field(default_factory=list)
+    good_object_fractions: list[float | None] = field(default_factory=list)
+    defect_object_fractions: list[float | None] = field(default_factory=list)
+    pixel_auroc: float | None = None  # when test/defect masks exist (MVTec import)
 
     @property
     def image_auroc(self) -> float | None:
@@ -191,20 +217,33 @@ class Evaluation:
 
 
 def evaluate(project: Project, inspector: Inspector, progress: Progress = _no_progress) -> Evaluation:
-    """Score every test/good and test/defect image of the project."""
+    """Score every test/good and test/defect image of the project; pixel AUROC when masks exist."""
     goods = project.image_paths("test/good")
     defects = project.image_paths("test/defect")
     total = len(goods) + len(defects)
     result = Evaluation()
+    masks = {path.name: project.masks_dir / path.name for path in defects}
+    masks = {name: mask for name, mask in masks.items() if mask.is_file()}
+    side = pixel_grid_size(inspector.config.image_size)
+    pixel_maps: list[np.ndarray] = []
+    pixel_masks: list[np.ndarray] = []
     for done, path in enumerate(goods + defects, start=1):
-        score = inspector.score_file(path).score
-        if done <= len(goods):
-            result.good_scores.append(score)
+        scored = inspector.score_file(path)
+        is_good = done <= len(goods)
+        if is_good:
+            result.good_scores.append(scored.score)
             result.good_names.append(path.name)
+            result.good_object_fractions.append(scored.object_fraction)
         else:
-            result.defect_scores.append(score)
+            result.defect_scores.append(scored.score)
             result.defect_names.append(path.name)
+            result.defect_object_fractions.append(scored.object_fraction)
+        if masks and (is_good or path.name in masks):
+            pixel_maps.append(prepare_map(scored.anomaly_map, side))
+            truth = np.zeros((side, side), bool) if is_good else prepare_mask(load_image(masks[path.name]), side)
+            pixel_masks.append(truth)
         progress(done, total, f"scoring test images {done}/{total}")
+    result.pixel_auroc = pixel_auroc(pixel_maps, pixel_masks)
     return result
 
 
@@ -213,10 +252,14 @@ class TrainResult:
     bank: MemoryBank
     evaluation: Evaluation
     seconds: float
+    validation: Validation | None = None  # threshold, metrics, no-part validation, report files
 
 
-def train(project: Project, backbone: Backbone | None = None, progress: Progress = _no_progress) -> TrainResult:
-    """Build and save the memory bank from train/good, then score the test images.
+def train(project: Project, backbone: Backbone | None = None, progress: Progress = _no_progress,
+          export_png: bool = True) -> TrainResult:
+    """Build and save the memory bank from train/good, fit no-part detection on the background
+    images, score the test images, calibrate the threshold, write the validation report and save
+    threshold, metrics and no-part interval into config.json.
 
     The previous bank stays in place (and usable) until the new one is completely written.
     """
@@ -231,5 +274,25 @@ def train(project: Project, backbone: Backbone | None = None, progress: Progress
     check_image_size(config.image_size, backbone.patch_size)
     bank = save_bank(build_memory_bank(backbone, good, config, progress), project.results_dir)
     inspector = Inspector(backbone, bank, config)
+    backgrounds = project.image_paths("background")
+    progress(0, 1, f"background: fitting no-part detection on {len(backgrounds)} empty-scene image(s)")
+    fit = fit_background(backgrounds, lambda path: _score_and_features(inspector, path), config, bank.version)
+    if fit.bank is not None:  # measure object fractions of the test images for the no-part validation
+        inspector.background = BackgroundDetector(fit.bank, backbone.dtype, backbone.device)
     evaluation = evaluate(project, inspector, progress)
-    return TrainResult(bank, evaluation, time.perf_counter() - start)
+    progress(0, 1, f"calibration: {config.threshold_method} threshold")
+    validation = build_validation(evaluation, fit, config)
+    for line in validation.statistics["notes"] + validation.warnings:
+        log.warning("%s", line)
+    progress(0, 1, "report: writing statistics, charts and config")
+    write_validation(project, validation, export_png)
+    if validation.no_part is not None:
+        save_no_part_model(validation.no_part, project.results_dir)
+    save_to_config(project, validation)
+    progress(1, 1, "report: done")
+    return TrainResult(bank, evaluation, time.perf_counter() - start, validation)
+
+
+def _score_and_features(inspector: Inspector, path: Path) -> tuple[float, torch.Tensor]:
+    scored, queries = inspector.score_with_features(load_image(path))
+    return scored.score, queries

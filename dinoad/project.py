@@ -136,6 +136,13 @@ class Project:
         """Save an RGB uint8 image as the next NNN.png of a category."""
         return _write_new_png(self.images_dir(category), encode_png(rgb))
 
+    def add_good_image(self, rgb: np.ndarray) -> Path:
+        """Save a captured good part: the first ``shots`` go to train/good (the memory bank), every
+        later one to test/good (scored for the threshold). Returns where it was saved."""
+        shots = self.load_config().shots
+        category = "train/good" if len(self.image_paths("train/good")) < shots else "test/good"
+        return self.add_image(category, rgb)
+
     def import_files(self, category: str, paths: Iterable[Path]) -> ImportReport:
         """Import every readable image (a folder stands for the files in it, sorted); unreadable
         ones are reported, never half-written."""

@@ -24,6 +24,8 @@ class ScoredImage:
     ``score`` is the raw anomaly score (never normalised per image); ``anomaly_map`` is
     (image_size, image_size) float32 in the same units; ``patch_scores`` is the (h, w) patch grid.
     ``verdict`` and ``threshold`` are None while the project has no threshold yet.
+    ``object_fraction`` is the share of patches the background bank does not explain (None without
+    a background bank); below ``min_object_fraction`` the verdict is NO PART.
     """
 
     score: float
@@ -32,6 +34,7 @@ class ScoredImage:
     timings_ms: dict[str, float] = field(default_factory=dict)
     threshold: float | None = None
     verdict: Verdict | None = None
+    object_fraction: float | None = None
 
     @property
     def total_ms(self) -> float:
@@ -57,10 +60,19 @@ def anomaly_map(patch_scores: np.ndarray, size: int, sigma: float) -> np.ndarray
     return upsampled
 
 
-def decide(score: float, threshold: float | None, no_part_interval: tuple[float, float] | None) -> Verdict | None:
+def decide(
+    score: float,
+    threshold: float | None,
+    no_part_interval: tuple[float, float] | None,
+    object_fraction: float | None = None,
+    min_object_fraction: float | None = None,
+) -> Verdict | None:
     """OK / NOK by the threshold (score >= threshold is NOK); NO PART when the score lies in the
-    background interval, in which case the score is not used for OK / NOK."""
+    background interval, or when fewer than ``min_object_fraction`` of the patches are not
+    explained by the background bank. With NO PART the score is not used for OK / NOK."""
     if no_part_interval is not None and no_part_interval[0] <= score <= no_part_interval[1]:
+        return Verdict.NO_PART
+    if object_fraction is not None and min_object_fraction is not None and object_fraction < min_object_fraction:
         return Verdict.NO_PART
     if threshold is None:
         return None
