@@ -27,15 +27,22 @@ def select_coreset(features: torch.Tensor, method: str, ratio: float, seed: int)
     elif method == "importance":
         picked = importance_sample(features, keep, seed)
     elif method == "greedy":
-        reduced = features
-        if features.shape[1] > GREEDY_PROJECTION_DIM:
-            matrix = projection_matrix(features.shape[1], GREEDY_PROJECTION_DIM, "sparse", seed)
-            reduced = features.float() @ matrix.to(features.device)
-        start = int(torch.randint(count, (1,), generator=torch.Generator().manual_seed(seed)))
-        picked = kcenter_greedy(reduced.float(), keep, start)
+        reduced, start = greedy_inputs(features, seed)
+        picked = kcenter_greedy(reduced, keep, start)
     else:
         raise ValueError(f"coreset method must be none, random, importance or greedy; got {method!r}")
     return picked.sort().values
+
+
+def greedy_inputs(features: torch.Tensor, seed: int) -> tuple[torch.Tensor, int]:
+    """The points k-center greedy runs on (float32, sparse-projected when wider than
+    GREEDY_PROJECTION_DIM) and its seeded first pick; shared with the benchmark's reference run."""
+    reduced = features.float()
+    if features.shape[1] > GREEDY_PROJECTION_DIM:
+        matrix = projection_matrix(features.shape[1], GREEDY_PROJECTION_DIM, "sparse", seed)
+        reduced = reduced @ matrix.to(features.device)
+    start = int(torch.randint(features.shape[0], (1,), generator=torch.Generator().manual_seed(seed)))
+    return reduced, start
 
 
 def importance_sample(features: torch.Tensor, keep: int, seed: int) -> torch.Tensor:

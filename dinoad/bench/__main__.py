@@ -1,0 +1,29 @@
+"""``python -m dinoad.bench speed|quality``: see ``--help`` of each command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from dinoad.errors import DinoadError
+
+
+def main(argv: list[str] | None = None) -> int:
+    from dinoad.bench import quality, speed
+
+    parser = argparse.ArgumentParser(prog="python -m dinoad.bench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    speed.add_arguments(sub.add_parser("speed", help="speed against the machine's peak and peer implementations"))
+    quality.add_arguments(sub.add_parser("quality", help="few-shot quality protocol on an MVTec AD layout dataset"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return speed.run_from_args(args) if args.command == "speed" else quality.run_from_args(args)
+    except DinoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

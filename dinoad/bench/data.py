@@ -1,0 +1,40 @@
+"""Synthetic patch-feature banks with the structure of real ones: many near-duplicate patches.
+
+A memory bank holds the patches of a few good images of one product, so most patches have close
+relatives (the same background, the same texture). ``clustered_features`` draws points around
+cluster centres; queries are bank points moved by the same noise (good patches) or drawn far from
+every centre (defects).
+"""
+
+from __future__ import annotations
+
+import torch
+
+# Bank points per cluster centre: a patch of plain surface recurs in every training image.
+POINTS_PER_CLUSTER = 50
+# Spread of the points around their centre, relative to the unit-variance centres.
+CLUSTER_SPREAD = 0.35
+
+
+def clustered_features(count: int, dim: int, seed: int) -> torch.Tensor:
+    """(count, dim) float32 points around count / POINTS_PER_CLUSTER random centres."""
+    generator = torch.Generator().manual_seed(seed)
+    centres = torch.randn(max(1, count // POINTS_PER_CLUSTER), dim, generator=generator)
+    owner = torch.randint(centres.shape[0], (count,), generator=generator)
+    return centres[owner] + CLUSTER_SPREAD * torch.randn(count, dim, generator=generator)
+
+
+def good_queries(bank: torch.Tensor, count: int, seed: int) -> torch.Tensor:
+    """Patches like the bank's: random bank points moved by the cluster spread."""
+    generator = torch.Generator().manual_seed(seed)
+    picked = torch.randint(bank.shape[0], (count,), generator=generator)
+    return bank[picked] + CLUSTER_SPREAD * torch.randn(count, bank.shape[1], generator=generator)
+
+
+def defect_queries(bank: torch.Tensor, count: int, defects: int, seed: int) -> torch.Tensor:
+    """Good-looking patches with ``defects`` of them replaced by points unlike any in the bank."""
+    queries = good_queries(bank, count, seed)
+    generator = torch.Generator().manual_seed(seed + 1)
+    rows = torch.randperm(count, generator=generator)[:defects]
+    queries[rows] = torch.randn(defects, bank.shape[1], generator=generator) * 1.5 * CLUSTER_SPREAD + queries[rows]
+    return queries
