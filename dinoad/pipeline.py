@@ -170,10 +170,11 @@ class Inspector:
         start = time.perf_counter()
         score = image_score(patch_scores, self.config.score_aggregation)
         heat = anomaly_map(patch_scores, self.config.image_size, self.config.sigma)
-        method = self.config.background_method
-        interval = self.config.raw_ad_score_interval if method == "score_interval" else None
+        # Training saves the interval only for score_interval; set by hand, it applies on its own too.
+        interval = self.config.raw_ad_score_interval
+        bank_decides = self.config.background_method == "background_bank"
         verdict = decide(score, self.config.threshold, tuple(interval) if interval else None,
-                         object_fraction if method == "background_bank" else None, self.config.min_object_fraction)
+                         object_fraction if bank_decides else None, self.config.min_object_fraction)
         timings["map"] = _lap(start)
         scored = ScoredImage(score, heat, patch_scores, timings, self.config.threshold, verdict, object_fraction)
         return scored, queries

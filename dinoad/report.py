@@ -116,14 +116,16 @@ def current_statistics(evaluation: Evaluation, config: ProjectConfig) -> dict[st
     """Statistics of fresh scores at the project's saved threshold (no recalibration), with the
     test images the saved no-part model judges "no part" (``evaluate`` in the CLI)."""
     raw = raw_scores(evaluation)
-    interval = config.raw_ad_score_interval if config.background_method == "score_interval" else None
+    interval = tuple(config.raw_ad_score_interval) if config.raw_ad_score_interval else None
     images = [(label, name, score, fraction)
               for label in CLASSES
               for name, score, fraction in zip(raw[label]["names"], raw[label]["scores"],
                                                raw[label]["object_fractions"], strict=True)]
-    offenders = no_part_offenders(config.background_method, images, tuple(interval) if interval else None,
-                                  config.min_object_fraction)
-    enabled = interval is not None or any(f is not None for _, _, _, f in images)
+    bank_decides = config.background_method == "background_bank" and any(f is not None for *_, f in images)
+    offenders = no_part_offenders("score_interval", images, interval, config.min_object_fraction) if interval else []
+    if bank_decides:
+        offenders += no_part_offenders("background_bank", images, None, config.min_object_fraction)
+    enabled = interval is not None or bank_decides
     errors = [f"{len(offenders)} test image(s) with a part in view are judged 'no part'; retrain"] if offenders else []
     background = {"method": config.background_method, "enabled": enabled, "errors": errors,
                   "no_part_test_images": offenders}
