@@ -301,6 +301,8 @@ def _format(value: Any) -> str:
         return "n/a"
     if isinstance(value, float):
         return f"{value:.4f}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_format(v) for v in value) + "]"
     return str(value)
 
 
