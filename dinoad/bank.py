@@ -76,17 +76,27 @@ def bank_settings(config: ProjectConfig) -> dict[str, Any]:
     return {name: data[name] for name in BANK_SETTINGS}
 
 
-def save_bank(bank: MemoryBank, results_dir: Path) -> MemoryBank:
-    """Write the bank atomically, then model.json; returns the bank with its content version."""
+def encode_bank(bank: MemoryBank) -> tuple[MemoryBank, bytes]:
+    """Serialise a bank: (the bank with its content version, the safetensors bytes to write)."""
     tensors = {"features": bank.features.float().contiguous().cpu()}
     if bank.projection is not None:
         tensors["projection"] = bank.projection.float().contiguous().cpu()
     metadata = {METADATA_KEY: json.dumps(bank.info.to_dict(), sort_keys=True)}
     data = save_safetensors(tensors, metadata=metadata)
     version = hashlib.sha256(data).hexdigest()[:16]
+    return MemoryBank(bank.features, bank.projection, bank.info, version), data
+
+
+def write_bank(bank: MemoryBank, data: bytes, results_dir: Path) -> None:
+    """Write encoded bank bytes atomically, then model.json."""
     write_bytes_atomic(Path(results_dir) / BANK_FILE, data)
-    saved = MemoryBank(bank.features, bank.projection, bank.info, version)
-    write_model_description(saved, results_dir)
+    write_model_description(bank, results_dir)
+
+
+def save_bank(bank: MemoryBank, results_dir: Path) -> MemoryBank:
+    """Encode and write the bank; returns it with its content version."""
+    saved, data = encode_bank(bank)
+    write_bank(saved, data, results_dir)
     return saved
 
 

@@ -7,6 +7,7 @@ small JSON stack, so undo can restore exactly the bank (and remove exactly the i
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from dinoad.bank import BANK_FILE, MemoryBank, load_bank, save_bank, write_model
 from dinoad.config import ProjectConfig
 from dinoad.coreset import select_coreset
 from dinoad.errors import DinoadError
+from dinoad.locks import project_lock
 from dinoad.preprocess import resize_square, to_batch
 from dinoad.project import Project
 from dinoad.projection import project as apply_projection
@@ -34,6 +36,11 @@ def _history_dir(project: Project) -> Path:
 def _read_history(project: Project) -> list[dict]:
     path = _history_dir(project) / HISTORY_FILE
     return read_json(path) if path.is_file() else []
+
+
+def clear_feedback_history(project: Project) -> None:
+    """Forget undo steps and archived banks: a retrained bank starts a new lineage."""
+    shutil.rmtree(_history_dir(project), ignore_errors=True)
 
 
 def feedback_history(project: Project) -> list[dict]:
@@ -61,13 +68,21 @@ def add_good_feedback(project: Project, bank: MemoryBank, backbone: Backbone, co
     if not current.is_file():
         raise DinoadError("train the project before adding feedback to its memory bank")
     new_patches = bank_patches_for_image(bank, backbone, config, rgb)
+    with project_lock(project.results_dir, "a memory bank update"):
+        return _append_to_bank(project, bank, new_patches, rgb)
+
+
+def _append_to_bank(project: Project, bank: MemoryBank, new_patches: torch.Tensor, rgb: np.ndarray) -> MemoryBank:
+    current = project.results_dir / BANK_FILE
+    if load_bank(project.results_dir).version != bank.version:
+        raise DinoadError("the memory bank changed since this frame was scored (retrained?); reload and try again")
     history_dir = _history_dir(project)
     write_bytes_atomic(history_dir / f"{bank.version}.safetensors", current.read_bytes())
     image_path = project.add_image("train/good", rgb)
     info = dataclasses.replace(
         bank.info,
         num_train_images=bank.info.num_train_images + 1,
-        num_patches_before_coreset=bank.info.num_patches_before_coreset + int(new_patches.shape[0]),
+        num_patches_before_coreset=bank.info.num_patches_before_coreset + int(np.prod(bank.info.patch_grid)),
         num_patches=bank.info.num_patches + int(new_patches.shape[0]),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
@@ -82,6 +97,11 @@ def add_good_feedback(project: Project, bank: MemoryBank, backbone: Backbone, co
 
 def undo_feedback(project: Project) -> MemoryBank:
     """Restore the bank from before the last feedback and remove the image that feedback added."""
+    with project_lock(project.results_dir, "a memory bank update"):
+        return _undo(project)
+
+
+def _undo(project: Project) -> MemoryBank:
     history = _read_history(project)
     if not history:
         raise DinoadError("there is no feedback to undo")

@@ -1,4 +1,5 @@
-"""A lock file per project and job, so two sessions never train (or rewrite a bank) at once.
+"""One lock file per project, so two sessions never change its memory bank at the same time
+(training, or live feedback that grows the bank).
 
 The lock is a file created with O_EXCL holding the owner's pid, host and start time. A lock whose
 process is gone (killed during training) is stale and taken over, so a crash never blocks a
@@ -17,11 +18,11 @@ from pathlib import Path
 
 from dinoad.errors import DinoadError
 
-LOCK_SUFFIX = ".lock"
+LOCK_FILE = ".bank.lock"
 
 
 class ProjectBusy(DinoadError):
-    """Another session holds the project's lock for this job."""
+    """Another session holds the project's lock."""
 
 
 def _alive(pid: int) -> bool:
@@ -49,11 +50,13 @@ def _is_stale(owner: dict | None) -> bool:
 
 @contextmanager
 def project_lock(folder: Path, job: str) -> Iterator[None]:
-    """Hold ``folder/.<job>.lock`` for the duration; ProjectBusy if a live process holds it."""
+    """Hold ``folder/.bank.lock`` while ``job`` (e.g. "training") runs; ProjectBusy naming the
+    other job when a live process holds it."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f".{job}{LOCK_SUFFIX}"
-    owner = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+    path = folder / LOCK_FILE
+    owner = {"pid": os.getpid(), "host": socket.gethostname(), "job": job,
+             "since": time.strftime("%Y-%m-%d %H:%M:%S")}
     for _ in range(2):
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -62,15 +65,16 @@ def project_lock(folder: Path, job: str) -> Iterator[None]:
             if _is_stale(current):
                 path.unlink(missing_ok=True)
                 continue
+            job_running = current.get("job", "another job")
             raise ProjectBusy(
-                f"this project is already busy with {job} (process {current.get('pid')} on {current.get('host')} "
-                f"since {current.get('since')}); wait until it has finished, then try again"
+                f"this project is busy with {job_running} (process {current.get('pid')} on "
+                f"{current.get('host')} since {current.get('since')}); wait until it has finished, then try again"
             ) from None
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(owner, handle)
         break
     else:
-        raise ProjectBusy(f"could not take the {job} lock in {folder}; try again")
+        raise ProjectBusy(f"could not take the project lock in {folder} for {job}; try again")
     try:
         yield
     finally:

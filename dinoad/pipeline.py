@@ -13,12 +13,14 @@ import torch
 
 from dinoad.backbone import Backbone, load_backbone
 from dinoad.background import BackgroundDetector, fit_background, load_background_bank, save_no_part_model
-from dinoad.bank import BankInfo, MemoryBank, bank_settings, check_compatible, load_bank, save_bank
+from dinoad.bank import BankInfo, MemoryBank, bank_settings, check_compatible, encode_bank, load_bank, write_bank
 from dinoad.config import ProjectConfig, check_image_size
 from dinoad.coreset import select_coreset
 from dinoad.errors import DinoadError, ProjectError
+from dinoad.feedback import clear_feedback_history
 from dinoad.images import frame_to_rgb, load_image
 from dinoad.knn import KnnIndex
+from dinoad.locks import project_lock
 from dinoad.metrics import pixel_auroc, pixel_grid_size, prepare_map, prepare_mask
 from dinoad.preprocess import resize_square, rotations, to_batch
 from dinoad.project import Project
@@ -258,11 +260,12 @@ class TrainResult:
 
 def train(project: Project, backbone: Backbone | None = None, progress: Progress = _no_progress,
           export_png: bool = True) -> TrainResult:
-    """Build and save the memory bank from train/good, fit no-part detection on the background
-    images, score the test images, calibrate the threshold, write the validation report and save
-    threshold, metrics and no-part interval into config.json.
+    """Build the memory bank from train/good, fit no-part detection on the background images,
+    score the test images, calibrate the threshold, then save the bank, the validation report and
+    threshold, metrics and no-part settings into config.json.
 
-    The previous bank stays in place (and usable) until the new one is completely written.
+    Nothing is written until everything is computed, so a failure or a kill leaves the previous
+    model usable. Holds the project lock: a second training of the same project is refused.
     """
     start = time.perf_counter()
     config = project.load_config()
@@ -271,25 +274,28 @@ def train(project: Project, backbone: Backbone | None = None, progress: Progress
         raise ProjectError(f"project {project.name!r} has no good training images: add some to train/good first")
     if len(good) < config.shots:
         log.warning("only %d good training images, fewer than shots=%d", len(good), config.shots)
-    backbone = backbone or load_project_backbone(config)
-    check_image_size(config.image_size, backbone.patch_size)
-    bank = save_bank(build_memory_bank(backbone, good, config, progress), project.results_dir)
-    inspector = Inspector(backbone, bank, config)
-    backgrounds = project.image_paths("background")
-    progress(0, 1, f"background: fitting no-part detection on {len(backgrounds)} empty-scene image(s)")
-    fit = fit_background(backgrounds, lambda path: _score_and_features(inspector, path), config, bank.version)
-    if fit.bank is not None:  # measure object fractions of the test images for the no-part validation
-        inspector.background = BackgroundDetector(fit.bank, backbone.dtype, backbone.device)
-    evaluation = evaluate(project, inspector, progress)
-    progress(0, 1, f"calibration: {config.threshold_method} threshold")
-    validation = build_validation(evaluation, fit, config)
-    for line in validation.statistics["notes"] + validation.warnings:
-        log.warning("%s", line)
-    progress(0, 1, "report: writing statistics, charts and config")
-    write_validation(project, validation, export_png)
-    if validation.no_part is not None:
-        save_no_part_model(validation.no_part, project.results_dir)
-    save_to_config(project, validation)
+    with project_lock(project.results_dir, "training"):
+        backbone = backbone or load_project_backbone(config)
+        check_image_size(config.image_size, backbone.patch_size)
+        bank, bank_bytes = encode_bank(build_memory_bank(backbone, good, config, progress))
+        inspector = Inspector(backbone, bank, config)
+        backgrounds = project.image_paths("background")
+        progress(0, 1, f"background: fitting no-part detection on {len(backgrounds)} empty-scene image(s)")
+        fit = fit_background(backgrounds, lambda path: _score_and_features(inspector, path), config, bank.version)
+        if fit.bank is not None:  # measure object fractions of the test images for the no-part validation
+            inspector.background = BackgroundDetector(fit.bank, backbone.dtype, backbone.device)
+        evaluation = evaluate(project, inspector, progress)
+        progress(0, 1, f"calibration: {config.threshold_method} threshold")
+        validation = build_validation(evaluation, fit, config)
+        for line in validation.statistics["notes"] + validation.warnings:
+            log.warning("%s", line)
+        progress(0, 1, "report: writing the bank, statistics, charts and config")
+        write_bank(bank, bank_bytes, project.results_dir)
+        clear_feedback_history(project)
+        write_validation(project, validation, export_png)
+        if validation.no_part is not None:
+            save_no_part_model(validation.no_part, project.results_dir)
+        save_to_config(project, validation)
     progress(1, 1, "report: done")
     return TrainResult(bank, evaluation, time.perf_counter() - start, validation)
 

@@ -33,15 +33,28 @@ def test_good_feedback_grows_the_bank_and_undo_restores_it(make_project, tiny_ba
         undo_feedback(project)
 
 
-def test_undo_after_retraining_is_refused(make_project, tiny_backbone):
+def test_retraining_starts_a_new_lineage_without_undo(make_project, tiny_backbone):
     project = make_project(train=2, test_good=0, defects=0)
     train(project, backbone=tiny_backbone)
     inspector = Inspector.for_project(project, backbone=tiny_backbone)
     add_good_feedback(project, inspector.bank, tiny_backbone, inspector.config, generate_scene("good", 9)[0])
     project.add_image("train/good", generate_scene("good", 10)[0])
-    train(project, backbone=tiny_backbone)
-    with pytest.raises(DinoadError, match="retrained"):
+    train(project, backbone=tiny_backbone, export_png=False)
+    assert feedback_history(project) == []
+    assert not (project.results_dir / "bank_history").exists()
+    with pytest.raises(DinoadError, match="no feedback to undo"):
         undo_feedback(project)
+
+
+def test_feedback_on_a_stale_bank_is_refused(make_project, tiny_backbone):
+    project = make_project(train=2, test_good=0, defects=0)
+    train(project, backbone=tiny_backbone, export_png=False)
+    stale = Inspector.for_project(project, backbone=tiny_backbone)
+    project.add_image("train/good", generate_scene("good", 10)[0])
+    train(project, backbone=tiny_backbone, export_png=False)
+    with pytest.raises(DinoadError, match="changed since this frame was scored"):
+        add_good_feedback(project, stale.bank, tiny_backbone, stale.config, generate_scene("good", 9)[0])
+    assert project.counts()["train/good"] == 3
 
 
 def test_feedback_respects_the_projection_and_coreset_settings(make_project, tiny_backbone):

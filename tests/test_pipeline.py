@@ -137,3 +137,31 @@ def test_failed_training_keeps_the_previous_bank(make_project, tiny_backbone, mo
     monkeypatch.undo()
     assert load_bank(project.results_dir).version == before
     assert Inspector.for_project(project, backbone=tiny_backbone).score(np.zeros((64, 64, 3), np.uint8)).score >= 0
+
+
+def test_a_failure_after_the_bank_is_built_still_writes_nothing(make_project, tiny_backbone, monkeypatch):
+    from dinoad import pipeline
+
+    project = make_project(train=2, test_good=2, defects=2)
+    before = train(project, backbone=tiny_backbone, export_png=False)
+    config_before = project.config_path.read_text()
+    project.add_image("train/good", generate_scene("good", 7)[0])
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("killed during calibration")
+
+    monkeypatch.setattr(pipeline, "build_validation", crash)
+    with pytest.raises(RuntimeError):
+        train(project, backbone=tiny_backbone)
+    assert load_bank(project.results_dir).version == before.bank.version
+    assert project.config_path.read_text() == config_before
+
+
+def test_a_second_training_of_the_same_project_is_refused(make_project, tiny_backbone):
+    from dinoad.locks import ProjectBusy, project_lock
+
+    project = make_project(train=1, test_good=0, defects=0)
+    with project_lock(project.results_dir, "training"), pytest.raises(ProjectBusy, match="busy with training"):
+        train(project, backbone=tiny_backbone)
+    train(project, backbone=tiny_backbone, export_png=False)
+    assert project.is_trained
