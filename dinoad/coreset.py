@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from dinoad.projection import projection_matrix
@@ -9,6 +10,9 @@ from dinoad.projection import projection_matrix
 # PatchCore runs k-center greedy on a sparse random projection: distances survive, the
 # per-iteration matrix-vector product gets 3x cheaper for ViT-S features.
 GREEDY_PROJECTION_DIM = 128
+# k-center greedy computes distances to this many likely next centres in one matrix product.
+# Measured on 100k x 128: 32 gives ~23 picks per product; 64 gains little and costs 2x per product.
+GREEDY_BATCH = 32
 
 
 def coreset_size(num_patches: int, ratio: float) -> int:
@@ -52,36 +56,59 @@ def importance_sample(features: torch.Tensor, keep: int, seed: int) -> torch.Ten
     probability; common ones (plain surface) are thinned but still represented. Sampling uses the
     Gumbel-top-k trick (Efraimidis-Spirakis): top-k of log(w) + Gumbel noise draws k items without
     replacement with probabilities proportional to w, in one vectorised `torch.topk`.
+    The distances come from |x|^2 - 2 x.mean + |mean|^2: two passes over the bank and no
+    bank-sized temporary (``norm(x - mean)`` allocates one, which costs more than the arithmetic).
     """
     data = features.float()
-    weight = torch.linalg.vector_norm(data - data.mean(dim=0), dim=1).clamp_min(1e-12)
+    mean = data.mean(dim=0)
+    squared = torch.linalg.vector_norm(data, dim=1).square_()
+    squared.addmv_(data, mean, alpha=-2.0).add_(mean.dot(mean))
+    weight = squared.clamp_min_(1e-24).sqrt_()
     generator = torch.Generator(device=features.device).manual_seed(seed)
     uniform = torch.rand(weight.shape, generator=generator, device=features.device).clamp_(1e-12, 1.0)
-    keys = weight.log() - torch.log(-torch.log(uniform))
-    return torch.topk(keys, keep).indices
+    keys = weight.log_().sub_(torch.log(-torch.log(uniform)))
+    return torch.topk(keys, keep, sorted=False).indices
 
 
 def kcenter_greedy(points: torch.Tensor, keep: int, start: int) -> torch.Tensor:
     """Farthest-point selection of ``keep`` rows of (N, D) ``points``, beginning at ``start``.
 
-    Squared distances to the newest centre come from one matrix-vector product
-    (|x|^2 - 2 x.z + |z|^2) instead of materialising ``points - z`` each iteration.
-    Returns indices in selection order.
+    The same picks as ``kcenter_greedy_reference`` (up to float rounding of the distances), much
+    faster: squared distances come from |x|^2 - 2 x.z + |z|^2, and the next centre is almost
+    always among the points that are farthest now, so the distances to the ``GREEDY_BATCH``
+    farthest points are computed together in one matrix product and used as long as the true
+    argmax (always taken over every point) is one of them. The per-pick work is then a
+    single-threaded ``minimum`` and ``argmax`` over N values. Returns indices in selection order.
     """
-    count = points.shape[0]
+    data = points.detach().to("cpu").contiguous()
+    count = data.shape[0]
     keep = min(keep, count)
-    squared_norms = (points * points).sum(dim=1)
-    selected = torch.empty(keep, dtype=torch.long)
+    squared_norms = (data * data).sum(dim=1)
+
+    def squared_distances(centres: np.ndarray) -> np.ndarray:
+        index = torch.from_numpy(centres)
+        block = torch.mm(data[index], data.T)  # (centres, N)
+        block.mul_(-2.0).add_(squared_norms).add_(squared_norms[index, None]).clamp_min_(0.0)
+        block[torch.arange(len(centres)), index] = 0.0  # a point's distance to itself, exactly
+        return block.numpy()
+
+    selected = np.empty(keep, dtype=np.int64)
     selected[0] = start
-    min_distances = (squared_norms - 2.0 * (points @ points[start]) + squared_norms[start]).clamp_min_(0)
-    buffer = torch.empty_like(min_distances)
+    min_distances = squared_distances(np.array([start], dtype=np.int64))[0].copy()
+    batch, rows = min_distances[None, :], {start: 0}
     for step in range(1, keep):
-        index = int(torch.argmax(min_distances))
+        index = int(min_distances.argmax())
         selected[step] = index
-        torch.mv(points, points[index], out=buffer)
-        buffer.mul_(-2.0).add_(squared_norms).add_(squared_norms[index]).clamp_min_(0)
-        torch.minimum(min_distances, buffer, out=min_distances)
-    return selected
+        if step == keep - 1:
+            break
+        if index not in rows:
+            width = min(GREEDY_BATCH, count)
+            centres = np.argpartition(min_distances, count - width)[count - width:]
+            if index not in centres:  # ties at the maximum: make sure the pick itself is in
+                centres[0] = index
+            batch, rows = squared_distances(centres), {int(c): row for row, c in enumerate(centres)}
+        np.minimum(min_distances, batch[rows[index]], out=min_distances)
+    return torch.from_numpy(selected)
 
 
 def kcenter_greedy_reference(points: torch.Tensor, keep: int, start: int) -> torch.Tensor:
