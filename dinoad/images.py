@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 
 import cv2
@@ -38,7 +39,11 @@ def decode_image(data: bytes, name: str = "image") -> np.ndarray:
     if not data:
         raise ImageError(f"{name}: the file is empty (0 bytes); capture or export it again")
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with warnings.catch_warnings():
+            # Pillow warns about large images at open; our own limit below refuses them with a message.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+        with img:
             width, height = img.size
             if width * height > MAX_IMAGE_PIXELS:
                 raise ImageError(
@@ -54,12 +59,16 @@ def decode_image(data: bytes, name: str = "image") -> np.ndarray:
         raise ImageError(f"{name}: not a recognised image format; export it as PNG or JPEG") from exc
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageError(f"{name}: the image data is damaged ({exc}); capture or export it again") from exc
+    _check_size(rgb, name)
+    return rgb
+
+
+def _check_size(rgb: np.ndarray, name: str) -> None:
     if min(rgb.shape[:2]) < MIN_IMAGE_SIDE:
         raise ImageError(
             f"{name}: {rgb.shape[1]}x{rgb.shape[0]} pixels is too small; "
             f"images need at least {MIN_IMAGE_SIDE} pixels per side"
         )
-    return rgb
 
 
 def _pil_to_rgb(img: Image.Image) -> np.ndarray:
@@ -83,6 +92,7 @@ def frame_to_rgb(frame: np.ndarray, channel_order: str = "RGB") -> np.ndarray:
             frame = (np.clip(frame, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
         else:
             raise ImageError(f"unsupported frame pixel type {frame.dtype}")
+    _check_size(frame, "camera frame")
     if frame.ndim == 2 or frame.shape[2] == 1:
         return cv2.cvtColor(frame.reshape(frame.shape[:2]), cv2.COLOR_GRAY2RGB)
     channels = frame.shape[2]
