@@ -11,9 +11,15 @@ How a search runs (see BENCHMARKS.md for the measurements behind each choice):
    groups is re-scored exactly in fp32 against the untouched bank (distances computed directly,
    not from the |q|^2 + |b|^2 - 2 q.b expansion, so small euclidean distances keep their digits).
 
-In fp32 the best k groups provably contain the k nearest rows (each group ranked above a true
-neighbour holds a row closer than it). In bf16 a score is only good to ~4e-3, so a few extra
-groups absorb the rounding; the benchmark checks the nearest neighbours against faiss.
+Ranking precision: a half-precision product is accumulated in fp32 but rounded to bf16 on output,
+which near a cosine similarity of 1 is a 4e-3 step, coarser than the gaps between near-duplicate
+background patches. So the bank carries extra columns and each query an offset: the product
+returns ``score - reference`` (the reference is the query's best score over a sample of the bank),
+a small number whose bf16 rounding is negligible (queries whose sample was unlucky are searched
+once more with the best score found as reference). The euclidean term |b|^2 / 2 travels as a bf16
+high + low pair for the same reason. What remains is the bf16 rounding of the features themselves
+(~1e-4 in cosine), which the extra re-scored groups absorb. In fp32 the best k groups provably
+contain the k nearest rows (each group ranked above a true neighbour holds a row closer than it).
 """
 
 from __future__ import annotations
@@ -30,7 +36,16 @@ BANK_TILE_ROWS = 4096
 # Consecutive bank rows summarised by one maximum; candidates are re-scored a group at a time.
 GROUP_SIZE = 8
 # Groups re-scored beyond the k needed, to absorb half-precision rounding of the ranking scores.
-RERANK_EXTRA_GROUPS = 3
+RERANK_EXTRA_GROUPS = 2
+# Every this-many-th bank row forms the sample that gives each query its reference score.
+REFERENCE_SAMPLE_STRIDE = 16
+# A query is searched again with a better reference when the rounding step of its best score
+# (BF16_STEP x |score - reference|) exceeds this share of its estimated nearest distance (in score
+# units): good patches whose sample missed their neighbours are redone, far-off defect patches not.
+RANKING_TOLERANCE = 0.01
+BF16_STEP = 2.0**-8
+# Extra bank columns: [1 (times the query's -reference), -|b|^2/2 high part, -|b|^2/2 low part].
+EXTRA_COLUMNS = 3
 
 
 class KnnIndex:
@@ -66,9 +81,17 @@ class KnnIndex:
         # Euclidean ranking uses q.b - |b|^2 / 2 (same order as -|q - b|^2). Centring the bank first
         # leaves distances unchanged but shrinks the magnitudes that half precision must hold.
         self._centre = exact.mean(dim=0) if metric == "euclidean" else None
-        search = padded if self._centre is None else padded - self._centre
-        self._half_sq_norms = (search * search).sum(dim=1).mul_(0.5) if metric == "euclidean" else None
-        self._search = search.to(dtype).contiguous()
+        centred = padded if self._centre is None else padded - self._centre
+        search = torch.zeros(padded_count, exact.shape[1] + EXTRA_COLUMNS, dtype=dtype, device=self.device)
+        search[:, :exact.shape[1]] = centred
+        search[:, -3] = 1.0
+        if metric == "euclidean":
+            half_sq_norms = (centred * centred).sum(dim=1).mul_(0.5)
+            high = half_sq_norms.to(dtype)
+            search[:, -2] = -high
+            search[:, -1] = -(half_sq_norms - high.float())
+        self._search = search
+        self._sample = search[:count:REFERENCE_SAMPLE_STRIDE].contiguous()
 
     def __len__(self) -> int:
         return self._count
@@ -100,20 +123,41 @@ class KnnIndex:
     def _best_groups(self, block: torch.Tensor, count: int) -> torch.Tensor:
         """(rows, count) indices of the groups holding the best ranking scores of each query."""
         ranked = block if self._centre is None else block - self._centre
-        ranked_t = ranked.to(self.dtype).T.contiguous()  # (D, rows): tiles come out bank-major
+        augmented = torch.ones(self._search.shape[1], block.shape[0], dtype=self.dtype, device=self.device)
+        augmented[:self.dim] = ranked.T
+        augmented[-3] = 0.0
+        if self.dtype == torch.float32:  # fp32 output rounding is already negligible
+            return self._group_maxima(augmented).T.topk(count, dim=1).indices
+        # Reference = the best score over a sample of the bank; its own rounding does not matter,
+        # the same offset applies to every bank row of the query.
+        reference = (self._sample @ augmented).amax(dim=0).float()
+        augmented[-3] = -reference
+        group_max = self._group_maxima(augmented)
+        # A query whose sample missed its near neighbours got a poor reference, and its best scores
+        # were rounded coarsely: search again for those, relative to the best score just found.
+        best = group_max.amax(dim=0).float()
+        nearest = reference + best  # estimated best score: similarity, or q.b - |b|^2 / 2
+        gap = 1.0 - nearest if self.metric == "cosine" else (ranked * ranked).sum(dim=1) * 0.5 - nearest
+        again = torch.nonzero(best.abs() * BF16_STEP > RANKING_TOLERANCE * gap.clamp_min(0.0)).squeeze(1)
+        if again.numel():
+            retry = augmented[:, again]
+            retry[-3] = -(reference[again] + best[again])
+            group_max[:, again] = self._group_maxima(retry.contiguous())
+        return group_max.T.topk(count, dim=1).indices
+
+    def _group_maxima(self, augmented: torch.Tensor) -> torch.Tensor:
+        """(groups, rows) best ranking score of each bank group for each query column."""
+        rows = augmented.shape[1]
         padded_rows = self._search.shape[0]
-        group_max = torch.empty(padded_rows // GROUP_SIZE, block.shape[0], dtype=self.dtype, device=self.device)
+        group_max = torch.empty(padded_rows // GROUP_SIZE, rows, dtype=self.dtype, device=self.device)
         tile_rows = BANK_TILE_ROWS - BANK_TILE_ROWS % GROUP_SIZE
         for start in range(0, padded_rows, tile_rows):
             stop = min(start + tile_rows, padded_rows)
-            scores = self._search[start:stop] @ ranked_t  # (tile, rows)
-            if self._half_sq_norms is not None:
-                scores.sub_(self._half_sq_norms[start:stop, None].to(self.dtype))
+            scores = self._search[start:stop] @ augmented  # (tile, rows): score - reference
             if stop > self._count:
                 scores[max(0, self._count - start):] = float("-inf")
-            torch.amax(scores.view(-1, GROUP_SIZE, block.shape[0]), dim=1,
-                       out=group_max[start // GROUP_SIZE:stop // GROUP_SIZE])
-        return group_max.T.topk(count, dim=1).indices
+            torch.amax(scores.view(-1, GROUP_SIZE, rows), dim=1, out=group_max[start // GROUP_SIZE:stop // GROUP_SIZE])
+        return group_max
 
     def _exact_distances(self, block: torch.Tensor, best_groups: torch.Tensor) -> torch.Tensor:
         """fp32 distances from each query to every row of its chosen groups (rows, groups * GROUP_SIZE)."""

@@ -143,14 +143,14 @@ def test_metrics_on_known_cases():
 def test_speed_bench_at_toy_sizes_reports_every_section(tmp_path):
     settings = SpeedSettings(
         repeats=1, peak_size=64, forward_cases=(("tiny", TEST_IMAGE_SIZE),), forward_batches=(1,),
-        dtypes=("float32",), knn_banks=(300,), knn_dims=(16,), knn_queries=32, auroc_bank=300, coreset_bank=500,
+        dtypes=("float32",), knn_banks=(300,), knn_dims=(16,), knn_queries=32, accuracy_bank=300, coreset_bank=500,
         coreset_dim=160, greedy_ratio=0.02, pipeline_architecture="tiny", pipeline_images=2,
         pipeline_size=TEST_IMAGE_SIZE, live_frames=1, shapes={"tiny": TINY},
     )
     results = run_speed(settings)
     json.dumps(results)  # the JSON file must be writable
     sections = results["sections"]
-    assert set(sections) == {"peak", "forward", "knn", "knn_auroc", "coreset", "pipeline"}
+    assert set(sections) == {"peak", "forward", "knn", "knn_accuracy", "coreset", "pipeline"}
     assert {row["dtype"] for row in sections["forward"]} == {"float32"}
     assert [row["metric"] for row in sections["knn"]] == ["cosine", "euclidean"]
     for row in sections["knn"]:

@@ -72,9 +72,10 @@ def render_speed_markdown(results: dict[str, Any]) -> str:
                   markdown_table(sections["knn"]),
                   "speedup = faiss ms / dinoad ms. found = share of the checked queries given their float64 "
                   "nearest-neighbour distance (relative 1e-5); max_error against float64.", ""]
-    if sections.get("knn_auroc"):
-        parts += ["Image AUROC (max patch score) of synthetic good/defect images, per search:", "",
-                  markdown_table([sections["knn_auroc"]])]
+    if sections.get("knn_accuracy"):
+        parts += ["kNN accuracy on a typical and a near-duplicate bank (found / max_error as above; AUROC of "
+                  "synthetic good/defect images scored by their max patch distance):", "",
+                  markdown_table(sections["knn_accuracy"])]
     if "coreset" in sections:
         parts += ["### Coreset (`select_coreset`)", "", markdown_table(sections["coreset"])]
     if "pipeline" in sections:
