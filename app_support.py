@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import streamlit as st
 
 from dinoad.backbone import Backbone, load_backbone
@@ -189,8 +190,11 @@ def flash(kind: str, message: str) -> None:
 
 
 def show_flash() -> None:
+    """Messages go into one container that exists on every run, so the elements after it keep their
+    places: a component that moves (the camera) would be remounted and lose its stream."""
+    slot = st.container()
     for kind, message in st.session_state.pop(FLASH_KEY, []):
-        getattr(st, kind)(message)
+        getattr(slot, kind)(message)
 
 
 # --- camera -------------------------------------------------------------------------------------
@@ -226,3 +230,19 @@ def camera(key: str, holder: LatestFrame) -> Any:
         video_frame_callback=keep_frame,
         async_processing=True,
     )
+
+
+MAX_CACHED_MAPS = 256  # anomaly maps for the Validation gallery (a 448 px map is 0.8 MB)
+
+
+@st.cache_resource(max_entries=MAX_CACHED_MAPS, show_spinner=False)
+def _cached_anomaly_map(bank_version: str, sigma: float, image_size: int, path: str, modified: float,
+                        _inspector: Inspector) -> np.ndarray:
+    return _inspector.score_file(Path(path)).anomaly_map
+
+
+def anomaly_map_of(project: Project, inspector: Inspector, path: Path) -> np.ndarray:
+    """The image's anomaly map (image_size square, raw score units), cached per bank version and file."""
+    config = inspector.config
+    return _cached_anomaly_map(inspector.model_version, config.sigma, config.image_size, str(path),
+                               path.stat().st_mtime, inspector)

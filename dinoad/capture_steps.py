@@ -22,7 +22,10 @@ class CaptureStep:
     title: str
     instructions: str
     categories: tuple[str, ...]  # project categories this step fills (and counts)
-    check_blur: bool  # an empty scene has little texture, so blur cannot be judged there
+    # An empty scene has little texture, so blur cannot be judged there; and it is meant to look the
+    # same every time, so near-duplicates are expected rather than a mistake.
+    check_blur: bool
+    check_duplicates: bool
 
     def count(self, counts: dict[str, int]) -> int:
         return sum(counts.get(category, 0) for category in self.categories)
@@ -41,19 +44,19 @@ STEPS: tuple[CaptureStep, ...] = (
         "Empty scene: remove the part and capture the fixture or conveyor exactly as the camera sees it between "
         "parts. Vary nothing but what really varies (light, a shadow). These images let the live view say "
         "\"no part\" instead of judging an empty scene.",
-        ("background",), check_blur=False,
+        ("background",), check_blur=False, check_duplicates=False,
     ),
     CaptureStep(
         "good", "Good parts",
         "Place a good part as it will appear in production and capture; move or turn it a little between "
-        "captures. The first shots build the memory bank; further good images test it automatically.",
-        ("train/good", "test/good"), check_blur=True,
+        "captures.",
+        ("train/good", "test/good"), check_blur=True, check_duplicates=True,
     ),
     CaptureStep(
         "defect", "Defects",
         "Capture parts with real defects (scratches, missing pieces, spots). They are only used to check the "
         "threshold, never to train, so a few of each kind are enough.",
-        ("test/defect",), check_blur=True,
+        ("test/defect",), check_blur=True, check_duplicates=True,
     ),
 )
 

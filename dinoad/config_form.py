@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dinoad.config import (
+    BACKGROUND_METHODS,
     CORESET_METHODS,
     DTYPES,
     MAX_IMAGE_SIZE,
@@ -27,7 +28,7 @@ from dinoad.config import (
 log = logging.getLogger(__name__)
 
 # Outputs of training and calibration kept in config.json: shown, never typed in a form.
-CALIBRATION_OUTPUTS = ("threshold", "raw_ad_score_interval")
+CALIBRATION_OUTPUTS = ("threshold", "raw_ad_score_interval", "manual_threshold", "validation_metrics")
 DEFAULT_PATCH_SIZE = 16  # DINOv3 ViTs
 DINOV2_PATCH_SIZE = 14
 
@@ -79,6 +80,28 @@ FIELD_SPECS: tuple[FieldSpec, ...] = (
     FieldSpec("threshold_method", "Threshold method", "choice",
               "How training picks the OK/NOK threshold: hybrid (default), f1, good_percentile (no defects "
               "needed), or manual (set on the Validation page).", choices=THRESHOLD_METHODS),
+    FieldSpec("background_method", "No-part detection", "choice",
+              "How an empty scene is recognised so it is not judged: background_bank (patches explained by the "
+              "background images), score_interval (score inside the background scores' range), or none.",
+              choices=BACKGROUND_METHODS),
+    FieldSpec("defect_quantile", "Defect quantile (hybrid)", "float",
+              "hybrid threshold: 0 uses the lowest defect score; e.g. 0.05 ignores one outlier defect in 20.",
+              minimum=0.0, maximum=0.49, step=0.01, advanced=True),
+    FieldSpec("good_percentile", "Good percentile", "float",
+              "Percentile of the good scores used by the hybrid and good_percentile thresholds.",
+              minimum=50.0, maximum=100.0, step=0.5, advanced=True),
+    FieldSpec("good_margin", "Good margin", "float",
+              "good_percentile threshold = percentile x margin (1.1 = 10 % above).",
+              minimum=0.01, maximum=10.0, step=0.05, advanced=True),
+    FieldSpec("background_k", "Background k (score_interval)", "float",
+              "score_interval: background mean +- max(k x SD, margin).", minimum=0.01, maximum=100.0, step=0.5,
+              advanced=True),
+    FieldSpec("background_margin", "Background margin (score_interval)", "float",
+              "score_interval: the smallest half-width of the interval, in score units.",
+              minimum=0.0, maximum=10.0, step=0.01, advanced=True),
+    FieldSpec("min_object_fraction", "Minimum object fraction (background_bank)", "float",
+              "background_bank: a frame with fewer patches unexplained by the background than this share is "
+              "'no part'.", minimum=0.001, maximum=0.999, step=0.01, advanced=True),
     FieldSpec("sigma", "Heatmap smoothing (pixels)", "float", "Gaussian blur of the anomaly map; 0 turns it off.",
               minimum=0.0, maximum=64.0, step=0.5, advanced=True),
     FieldSpec("batch_size", "Batch size", "int", "Images per forward pass while training.",

@@ -80,30 +80,10 @@ def changed_settings(model_info: dict[str, Any], config: ProjectConfig) -> list[
     ]
 
 
-def _auroc_from(config: ProjectConfig, project: Project) -> float | None:
-    """The image AUROC saved by training, wherever this version of the engine keeps it."""
-    for path in (project.results_dir / "val" / "statistics.json", project.results_dir / "threshold_validation.json"):
-        if not path.is_file():
-            continue
-        try:
-            data = read_json(path)
-        except (OSError, ValueError):
-            continue
-        value = _find_key(data, "image_auroc")
-        if isinstance(value, (int, float)):
-            return float(value)
-    return None
-
-
-def _find_key(data: Any, key: str) -> Any:
-    if isinstance(data, dict):
-        if key in data:
-            return data[key]
-        for value in data.values():
-            found = _find_key(value, key)
-            if found is not None:
-                return found
-    return None
+def _auroc_from(config: ProjectConfig) -> float | None:
+    """The image AUROC that training saved in config.json (None without both test classes)."""
+    value = (config.validation_metrics or {}).get("image_auroc")
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 def project_status(project: Project) -> ProjectStatus:
@@ -117,5 +97,5 @@ def project_status(project: Project) -> ProjectStatus:
     model_info = read_model_info(project) if trained else None
     version = model_info.get("model_version") if model_info else None
     reasons = changed_settings(model_info, config) if model_info else []
-    auroc = _auroc_from(config, project) if trained else None
+    auroc = _auroc_from(config) if trained else None
     return ProjectStatus(project.name, counts, trained, config, version, reasons, auroc)

@@ -56,7 +56,8 @@ def capture_panel(project, step: CaptureStep) -> None:
         if frame is None:
             st.warning("No camera picture yet: press START above, allow the camera, then capture again.")
         else:
-            check = check_frame(frame.rgb, previous_thumbnails(project, step), check_blur=step.check_blur)
+            previous = previous_thumbnails(project, step) if step.check_duplicates else []
+            check = check_frame(frame.rgb, previous, check_blur=step.check_blur)
             if check.ok:
                 save(project, step, frame.rgb)
                 st.rerun()
@@ -128,19 +129,17 @@ if status.config is None:
 config = status.config
 
 step_keys = [step.key for step in STEPS]
-labels = {
-    step.key: f"{number}. {step.title} ({step.count(status.counts)} / {step.target(config)})"
-    for number, step in enumerate(STEPS)
-}
+# Labels stay the same while counts change: the radio keeps its value by its label.
+labels = {step.key: f"{number}. {step.title}" for number, step in enumerate(STEPS)}
 if st.session_state.get("capture_step") not in step_keys:
     st.session_state["capture_step"] = first_incomplete(status.counts, config).key
 step = step_by_key(st.radio("Step", step_keys, format_func=labels.get, horizontal=True, key="capture_step"))
 
 count, target = step.count(status.counts), step.target(config)
 st.progress(min(count / target, 1.0), text=f"{step.title}: {count} / {target}")
-st.info(step.instructions)
-if step.key == "good":
-    st.caption(f"The first {config.shots} good images (shots) build the memory bank; the rest test it.")
+split = (f" The first {config.shots} (the shots) build the memory bank; further good images test it automatically."
+         if step.key == "good" else "")
+st.info(step.instructions + split)
 
 camera_column, side_column = st.columns([3, 2])
 with camera_column:

@@ -126,7 +126,7 @@ def import_section(project, status: ProjectStatus) -> None:
         shots = status.config.shots if status.config else None
         try:
             with st.spinner("Importing..."):
-                report = import_zip(project, upload, shots=shots, add_good=getattr(project, "add_good_image", None))
+                report = import_zip(project, upload, shots=shots, add_good=project.add_good_image)
         except DinoadError as exc:
             app_support.show_error(exc)
             return

@@ -1,3 +1,5 @@
+import pytest
+
 from dinoad.pipeline import train
 from dinoad.project_status import project_status
 
@@ -20,6 +22,8 @@ def test_trained_project_reports_version_and_retrain_after_a_bank_setting_change
     result = train(project, backbone=tiny_backbone)
     status = project_status(project)
     assert status.trained and status.model_version == result.bank.version
+    assert status.image_auroc == pytest.approx(result.evaluation.image_auroc)
+    assert status.threshold is not None
     assert not status.retrain_required and status.next_step() is None
 
     project.save_config(project.load_config().replace(knn_k=3))  # not a bank setting

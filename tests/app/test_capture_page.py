@@ -126,3 +126,18 @@ def test_gallery_delete_removes_the_image(app, projects_root):
     at.run()
     assert [p.name for p in project.image_paths("background")] == ["002.png"]
     assert at.progress[0].proto.text == f"Background: 1 / {BACKGROUND_TARGET}"
+
+
+def test_good_captures_fill_the_shots_then_test_good(app, projects_root, fake_camera):
+    project = new_project(projects_root, shots=2)
+    at = app(page=PAGE, project="cam")
+    at.radio(key="capture_step").set_value("good")
+    at.run()
+    assert at.progress[0].proto.text == "Good parts: 0 / 7"  # 2 shots + 5 test images
+    for index in range(3):
+        fake_camera.frames = [generate_scene("good", index)[0]]
+        at = capture(at)
+        assert at.radio(key="capture_step").value == "good"  # the step stays while counts change
+    assert project.counts()["train/good"] == 2 and project.counts()["test/good"] == 1
+    assert at.progress[0].proto.text == "Good parts: 3 / 7"
+    assert any("to test/good" in s.value for s in at.success)
