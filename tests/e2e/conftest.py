@@ -121,6 +121,9 @@ def streamlit_server(namespace, tmp_path_factory) -> Iterator[Server]:
             if time.monotonic() > deadline:
                 pytest.fail(f"the Streamlit server did not answer within {SERVER_START_TIMEOUT:.0f} s:\n{server.log()}")
             time.sleep(0.5)
+        # The server answers inside the namespace only: it has no route to any other network.
+        assert os.readlink(f"/proc/{process.pid}/ns/net") == os.readlink(namespace.net_path)
+        assert os.readlink(f"/proc/{process.pid}/ns/net") != os.readlink("/proc/self/ns/net")
         yield server
     finally:
         process.send_signal(signal.SIGTERM)
