@@ -1,5 +1,8 @@
+from pathlib import Path
+
 import cv2
 import numpy as np
+from streamlit.testing.v1 import AppTest
 
 from dinoad.capture_steps import BACKGROUND_TARGET, DEFECT_TARGET
 from dinoad.config import ProjectConfig
@@ -8,6 +11,7 @@ from dinoad.images import encode_png, load_image
 from dinoad.project import ProjectStore
 
 PAGE = "pages/capture.py"
+APP_FILE = Path(__file__).resolve().parents[2] / "streamlit_app.py"
 
 
 def new_project(projects_root, name="cam", **settings):
@@ -41,6 +45,17 @@ def test_ice_servers_come_from_the_environment(app, projects_root, fake_camera, 
     new_project(projects_root)
     app(page=PAGE, project="cam")
     assert fake_camera.calls[-1]["rtc_configuration"] == {"iceServers": [{"urls": ["stun:stun.example.org:3478"]}]}
+
+
+def test_ice_servers_come_from_secrets(projects_root, fake_camera):
+    new_project(projects_root)
+    at = AppTest.from_file(str(APP_FILE), default_timeout=60)
+    at.secrets["ice_servers"] = [{"urls": ["turn:turn.example.org"], "username": "u", "credential": "p"}]
+    at.query_params["project"] = "cam"
+    at.run()
+    at.switch_page(PAGE).run()
+    assert fake_camera.calls[-1]["rtc_configuration"] == {
+        "iceServers": [{"urls": ["turn:turn.example.org"], "username": "u", "credential": "p"}]}
 
 
 def test_first_step_is_background_and_capture_saves_the_newest_frame_at_native_size(app, projects_root,
