@@ -160,3 +160,22 @@ def test_speed_bench_at_toy_sizes_reports_every_section(tmp_path):
     assert greedy["picks"] == 10 and greedy["float64 identical picks"] is True
     assert [row["step"].split()[0] for row in sections["pipeline"]] == ["train", "live"]
     assert all(isinstance(goal["met"], bool) for goal in results["goals"])
+
+
+def test_speed_bench_without_faiss_says_how_to_install_it(monkeypatch, caplog):
+    from dinoad.bench import speed
+
+    monkeypatch.setattr(speed, "_load_faiss", lambda: None)
+    settings = SpeedSettings(sections=("knn",), repeats=1, dtypes=("float32",), knn_banks=(200,), knn_dims=(8,),
+                             knn_metrics=("cosine",), knn_queries=16, accuracy_bank=200)
+    with caplog.at_level("WARNING"):
+        results = run_speed(settings)
+    assert "requirements-bench.txt" in caplog.text
+    row = results["sections"]["knn"][0]
+    assert "faiss ms" not in row and row["dinoad float32 found"] == 1.0
+    assert results["goals"] == []  # no peer, so no verdict on the kNN goal
+
+
+def test_speed_cli_refuses_unknown_sections(capsys):
+    assert bench_main(["speed", "--only", "warp-drive"]) == 2
+    assert "unknown speed sections warp-drive" in capsys.readouterr().err
