@@ -13,7 +13,6 @@ from types import SimpleNamespace
 import av
 import numpy as np
 import pytest
-import streamlit_webrtc
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1 import app_test as app_test_module
@@ -63,6 +62,8 @@ class FakeCamera:
 
 @pytest.fixture
 def fake_camera(monkeypatch) -> FakeCamera:
+    import streamlit_webrtc  # imported here: at collection time it logs Streamlit "no runtime" warnings
+
     camera = FakeCamera()
     monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", camera)
     return camera
