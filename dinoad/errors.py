@@ -19,6 +19,10 @@ class ImageError(DinoadError):
     """An image file cannot be used (unreadable, not an image, unsupported format)."""
 
 
+class StorageError(DinoadError):
+    """A file could not be written (disk full, read-only folder); nothing was half-written."""
+
+
 class ModelLoadError(DinoadError):
     """The backbone cannot be loaded; the message says how to get access or a local copy."""
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import shutil
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +16,7 @@ import numpy as np
 
 from dinoad.bank import BANK_FILE
 from dinoad.config import ProjectConfig
-from dinoad.errors import ConfigError, DinoadError, ImageError, ProjectError
+from dinoad.errors import ConfigError, DinoadError, ImageError, ProjectError, StorageError
 from dinoad.images import SUPPORTED_EXTENSIONS, encode_png, load_image, save_png
 from dinoad.storage import read_json, write_json_atomic
 
@@ -47,13 +49,13 @@ def check_category(category: str) -> str:
 
 def _write_new_png(folder: Path, data: bytes) -> Path:
     """Save under the next free NNN.png without ever overwriting (another session may add too)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".incoming-{os.getpid()}-{id(data)}.tmp"
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    tmp = folder / f".incoming-{os.getpid()}-{threading.get_ident()}.tmp"
     try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
         number = _next_number(folder)
         while True:
             target = folder / f"{number:03d}.png"
@@ -62,8 +64,14 @@ def _write_new_png(folder: Path, data: bytes) -> Path:
                 return target
             except FileExistsError:
                 number += 1
+    except OSError as exc:
+        raise StorageError(
+            f"could not save the image in {folder} ({exc.strerror or exc}); free disk space or make the "
+            "folder writable, then save again"
+        ) from exc
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def _next_number(folder: Path) -> int:

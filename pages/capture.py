@@ -9,7 +9,7 @@ import streamlit as st
 import app_support
 from dinoad.capture_checks import check_frame, thumbnail
 from dinoad.capture_steps import STEPS, CaptureStep, first_incomplete, saver, step_by_key
-from dinoad.errors import DinoadError, ImageError
+from dinoad.errors import DinoadError, ImageError, StorageError
 from dinoad.images import SUPPORTED_EXTENSIONS, decode_image, load_image
 
 PENDING_KEY = "pending_capture"  # a frame that failed a check, waiting for "Save anyway" or "Discard"
@@ -43,7 +43,12 @@ def previous_thumbnails(project, step: CaptureStep) -> list[np.ndarray]:
 
 
 def save(project, step: CaptureStep, rgb: np.ndarray) -> None:
-    path = saver(project, step)(rgb)
+    """Save the frame; if the disk refuses, keep it pending with the reason so nothing is lost."""
+    try:
+        path = saver(project, step)(rgb)
+    except StorageError as exc:
+        st.session_state[PENDING_KEY] = (step.key, rgb, [f"Not saved yet: {exc}"])
+        return
     category = path.parent.relative_to(project.path / "images").as_posix()
     app_support.flash("success", f"Saved {path.name} ({rgb.shape[1]}x{rgb.shape[0]}) to {category}.")
 
@@ -93,6 +98,10 @@ def upload_panel(project, step: CaptureStep) -> None:
                 added += 1
             except ImageError as exc:
                 app_support.flash("warning", f"Not added: {exc}")
+            except StorageError as exc:
+                # Keep the uploads in the uploader so they can be added again once there is space.
+                st.error(f"Added {added} of {len(files)}; the rest are still waiting above. {exc}")
+                return
         app_support.flash("success", f"Added {added} of {len(files)} uploaded image(s).")
         st.session_state[UPLOAD_ROUND_KEY] = round_number + 1
         st.rerun()
