@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from dinoad.backbone import Backbone
+from dinoad.background import load_background_bank, save_background_bank
 from dinoad.bank import BANK_FILE, MemoryBank, load_bank, save_bank, write_model_description
 from dinoad.config import ProjectConfig
 from dinoad.coreset import select_coreset
@@ -87,6 +88,7 @@ def _append_to_bank(project: Project, bank: MemoryBank, new_patches: torch.Tenso
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     updated = save_bank(MemoryBank(torch.cat([bank.features, new_patches]), bank.projection, info), project.results_dir)
+    _follow_background_bank(project, bank.version, updated.version)
     history = _read_history(project)
     history.append({"previous_version": bank.version, "version": updated.version,
                     "image": image_path.name, "added_patches": int(new_patches.shape[0]),
@@ -112,11 +114,20 @@ def _undo(project: Project) -> MemoryBank:
     write_bytes_atomic(project.results_dir / BANK_FILE, archived.read_bytes())
     restored = load_bank(project.results_dir)
     write_model_description(restored, project.results_dir)
+    _follow_background_bank(project, last["version"], restored.version)
     image = project.images_dir("train/good") / last["image"]
     image.unlink(missing_ok=True)
     write_json_atomic(_history_dir(project) / HISTORY_FILE, history[:-1])
     archived.unlink(missing_ok=True)
     return restored
+
+
+def _follow_background_bank(project: Project, old_version: str, new_version: str) -> None:
+    """Feedback adds good patches in the same projection, so the background bank stays valid: stamp it
+    with the new bank version, or loading the project would turn no-part detection off."""
+    background = load_background_bank(project.results_dir, old_version)
+    if background is not None:
+        save_background_bank(dataclasses.replace(background, bank_version=new_version), project.results_dir)
 
 
 def add_defect_feedback(project: Project, rgb: np.ndarray) -> Path:

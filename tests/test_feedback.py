@@ -81,3 +81,17 @@ def test_feedback_needs_a_trained_project(make_project, tiny_backbone):
     (project.results_dir / "memory_bank.safetensors").unlink()
     with pytest.raises(DinoadError, match="train the project"):
         add_good_feedback(project, inspector.bank, tiny_backbone, inspector.config, generate_scene("good", 1)[0])
+
+
+def test_no_part_detection_survives_good_feedback_and_undo(make_project, tiny_backbone):
+    project = make_project(train=3, test_good=2, defects=2, background=4)
+    train(project, backbone=tiny_backbone, export_png=False)
+    empty_scene = generate_scene("background", 20)[0]
+    inspector = Inspector.for_project(project, backbone=tiny_backbone)
+    assert inspector.background is not None and inspector.score(empty_scene).verdict == "NO PART"
+
+    add_good_feedback(project, inspector.bank, tiny_backbone, inspector.config, generate_scene("spot", 5)[0])
+    reloaded = Inspector.for_project(project, backbone=tiny_backbone)
+    assert reloaded.background is not None and reloaded.score(empty_scene).verdict == "NO PART"
+    undo_feedback(project)
+    assert Inspector.for_project(project, backbone=tiny_backbone).background is not None
