@@ -18,6 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     quality.add_arguments(sub.add_parser("quality", help="few-shot quality protocol on an MVTec AD layout dataset"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("dinoad.bench").setLevel(logging.INFO)  # progress of runs that take minutes
     try:
         return speed.run_from_args(args) if args.command == "speed" else quality.run_from_args(args)
     except DinoadError as exc:

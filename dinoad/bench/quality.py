@@ -218,10 +218,8 @@ def run_quality(root: Path, model_id: str, settings: QualitySettings,
                 config = settings.project_config(model_id, len(train_paths))
                 row = {"category": category.name, "shots": shots, "seed": seed}
                 row.update(evaluate_run(category, train_paths, cached, config, settings, masks))
-                log.info("%s", row)
-                print(f"{category.name:>14} shots={shots!s:>4} seed={seed!s:>4} image AUROC "
-                      f"{_percent(row['image_auroc'])} pixel AUROC {_percent(row['pixel_auroc'])} "
-                      f"({row['seconds']:.1f} s)", flush=True)
+                log.info("%s shots=%s seed=%s: image AUROC %s, pixel AUROC %s (%.1f s)", category.name, shots, seed,
+                         _percent(row["image_auroc"]), _percent(row["pixel_auroc"]), row["seconds"])
                 rows.append(row)
     return rows
 

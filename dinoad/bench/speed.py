@@ -101,6 +101,16 @@ class SpeedSettings:
                    greedy_ratio=0.002, float64_check=False, live_frames=5)
 
 
+def _add(rows: list[dict[str, Any]], row: dict[str, Any]) -> None:
+    """Append a result row and report it at once (a full run takes minutes)."""
+    rows.append(row)
+    log.info("%s", ", ".join(f"{key} {_brief(value)}" for key, value in row.items() if not isinstance(value, dict)))
+
+
+def _brief(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def _shape(settings: SpeedSettings, architecture: str) -> dict[str, int]:
     if architecture in settings.shapes:
         return settings.shapes[architecture]
@@ -144,13 +154,13 @@ def _matmul_row(label: str, size: int, dtype: torch.dtype, repeats: int) -> dict
 def run_peak(settings: SpeedSettings) -> list[dict[str, Any]]:
     rows = [_matmul_row("fp32 matmul (default)", settings.peak_size, torch.float32, settings.repeats)]
     if torch.bfloat16 in _dtypes(settings):
-        rows.append(_matmul_row("bf16 matmul", settings.peak_size, torch.bfloat16, settings.repeats))
+        _add(rows, _matmul_row("bf16 matmul", settings.peak_size, torch.bfloat16, settings.repeats))
     onednn = getattr(getattr(torch.backends, "mkldnn", None), "matmul", None)
     if onednn is not None and hasattr(onednn, "fp32_precision"):
         previous = onednn.fp32_precision
         try:
             onednn.fp32_precision = "bf16"  # process-wide: restored right after
-            rows.append(_matmul_row("fp32 matmul, mkldnn fp32_precision=bf16", settings.peak_size, torch.float32,
+            _add(rows, _matmul_row("fp32 matmul, mkldnn fp32_precision=bf16", settings.peak_size, torch.float32,
                                     settings.repeats))
         finally:
             onednn.fp32_precision = previous
@@ -181,7 +191,7 @@ def run_forward(settings: SpeedSettings, peaks: dict[str, float]) -> list[dict[s
                     timing = measure(lambda b=backbone, p=pixels: b.patch_features(p), settings.repeats)
                     gflops = flops * batch / timing.median_ms / 1e6
                     peak = peaks.get(_dtype_name(dtype))
-                    rows.append({
+                    _add(rows, {
                         "model": architecture, "size": size, "dtype": _dtype_name(dtype), "batch": batch,
                         "ms_per_batch": timing.median_ms, "ms_per_image": timing.median_ms / batch,
                         "images_per_s": 1000.0 * batch / timing.median_ms, "gflops": gflops,
@@ -284,7 +294,7 @@ def run_knn(settings: SpeedSettings) -> list[dict[str, Any]]:
                         row[f"speedup {name}"] = timings["faiss"].median_ms / timings[f"dinoad {name}"].median_ms
                 if peer is not None:
                     row["faiss found"], row["faiss max_error"] = _found_rate(peer.distances(check), truth)
-                rows.append(row)
+                _add(rows, row)
     return rows
 
 
@@ -321,7 +331,7 @@ def run_knn_accuracy(settings: SpeedSettings) -> list[dict[str, Any]]:
             for name, search in searches.items():
                 scores = [image_score(search(image), "max") for image in images]
                 row[f"{name} auroc"] = float(roc_auc_score(labels, scores))
-        rows.append(row)
+        _add(rows, row)
     return rows
 
 
@@ -336,7 +346,7 @@ def run_coreset(settings: SpeedSettings) -> list[dict[str, Any]]:
     for method, goal in (("random", RANDOM_CORESET_GOAL_MS), ("importance", IMPORTANCE_CORESET_GOAL_MS)):
         timing = measure(lambda m=method: select_coreset(features, m, settings.sample_ratio, settings.seed),
                          max(5, settings.repeats))
-        rows.append({"method": method, "bank": list(features.shape), "ratio": settings.sample_ratio,
+        _add(rows, {"method": method, "bank": list(features.shape), "ratio": settings.sample_ratio,
                      "dinoad ms": timing.median_ms, "goal": f"< {goal:g} ms", "met": timing.median_ms < goal})
 
     keep = coreset_size(features.shape[0], settings.greedy_ratio)
@@ -372,7 +382,7 @@ def run_coreset(settings: SpeedSettings) -> list[dict[str, Any]]:
                                                      kcenter_greedy_reference(exact, keep, start))
     identical = row.get("float64 identical picks", row["fp32 identical picks"])
     row["met"] = bool(row["speedup"] >= GREEDY_SPEEDUP_GOAL and identical)
-    rows.append(row)
+    _add(rows, row)
     return rows
 
 
@@ -434,7 +444,7 @@ def run_pipeline(settings: SpeedSettings) -> list[dict[str, Any]]:
                 built["bank"] = save_bank(build_memory_bank(backbone, paths, config), results_dir)
 
             timings = interleaved({"forward": forward_passes, "train": train}, settings.repeats)
-            rows.append({"step": f"train {settings.pipeline_images} images", "dtype": _dtype_name(dtype),
+            _add(rows, {"step": f"train {settings.pipeline_images} images", "dtype": _dtype_name(dtype),
                          "size": settings.pipeline_size, "dinoad ms": timings["train"].median_ms,
                          "forward ms": timings["forward"].median_ms,
                          "ratio": timings["train"].median_ms / timings["forward"].median_ms,
@@ -448,7 +458,7 @@ def run_pipeline(settings: SpeedSettings) -> list[dict[str, Any]]:
             live = interleaved({"forward": lambda backbone=backbone: backbone.patch_features(pixels), "live": score},
                                settings.live_frames)
             breakdown = {name: float(np.median([s[name] for s in stages])) for name in stages[-1]}
-            rows.append({"step": f"live frame {LIVE_FRAME_SIZE[1]}x{LIVE_FRAME_SIZE[0]} BGR",
+            _add(rows, {"step": f"live frame {LIVE_FRAME_SIZE[1]}x{LIVE_FRAME_SIZE[0]} BGR",
                          "dtype": _dtype_name(dtype), "size": settings.pipeline_size,
                          "bank": int(built["bank"].features.shape[0]),
                          "dinoad ms": live["live"].median_ms, "forward ms": live["forward"].median_ms,
