@@ -102,6 +102,11 @@ def _is_image(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in SUPPORTED_EXTENSIONS and not path.name.startswith(".")
 
 
+def _is_hidden(relative: Path) -> bool:
+    """Dot files and macOS resource folders that zip tools add; not the user's files."""
+    return any(part.startswith(".") or part == "__MACOSX" for part in relative.parts)
+
+
 def find_mvtec_category(root: Path) -> Path | None:
     """The folder holding train/good and test/ (the root or one level below), if any."""
     for candidate in (root, *sorted(p for p in root.iterdir() if p.is_dir())):
@@ -138,8 +143,15 @@ def import_plain(project: Project, root: Path,
     """
     report = ImportReport()
     root = _strip_single_top_folder(root)
-    for path in sorted(p for p in root.rglob("*") if _is_image(p)):
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not _is_hidden(p.relative_to(root))):
         relative = PurePosixPath(path.relative_to(root).as_posix())
+        if path.suffix.lower() == ".zip":
+            report.rejected.append((str(relative), "a zip inside the zip is not unpacked: unzip it and upload "
+                                                   "its contents, or upload it on its own"))
+            continue
+        if not _is_image(path):
+            report.rejected.append((str(relative), f"not an image file ({', '.join(SUPPORTED_EXTENSIONS)})"))
+            continue
         category = category_of(relative)
         if category is None:
             report.rejected.append((str(relative), f"not in a known folder: {PLAIN_LAYOUT_HINT}"))
@@ -174,8 +186,7 @@ def import_zip(project: Project, source: Path | BinaryIO, shots: int | None = No
         if mvtec is not None:
             log.info("importing MVTec AD category %s into %s", mvtec.name, project.name)
             return project.import_mvtec(mvtec, shots=shots)
-        report = import_plain(project, root, add_good)
-    if not report.added and not report.rejected:
-        raise ProjectError(f"the zip holds no images; {PLAIN_LAYOUT_HINT}")
-    return report
+        if not any(_is_image(path) for path in root.rglob("*")):
+            raise ProjectError(f"the zip holds no images; {PLAIN_LAYOUT_HINT}")
+        return import_plain(project, root, add_good)
 

@@ -10,7 +10,7 @@ import app_support
 from dinoad.capture_checks import check_frame, thumbnail
 from dinoad.capture_steps import STEPS, CaptureStep, first_incomplete, saver, step_by_key
 from dinoad.errors import DinoadError, ImageError, StorageError
-from dinoad.images import SUPPORTED_EXTENSIONS, decode_image, load_image
+from dinoad.images import SUPPORTED_EXTENSIONS, decode_image, frame_to_rgb, load_image
 
 PENDING_KEY = "pending_capture"  # a frame that failed a check, waiting for "Save anyway" or "Discard"
 UPLOAD_ROUND_KEY = "upload_round"  # bumped after an upload so the uploader empties
@@ -53,13 +53,25 @@ def save(project, step: CaptureStep, rgb: np.ndarray) -> None:
     app_support.flash("success", f"Saved {path.name} ({rgb.shape[1]}x{rgb.shape[0]}) to {category}.")
 
 
+def unusable_frame(rgb: np.ndarray) -> str | None:
+    """Why a camera frame cannot be saved (wrong shape, too small), or None."""
+    try:
+        frame_to_rgb(rgb)
+    except ImageError as exc:
+        return str(exc)
+    return None
+
+
 def capture_panel(project, step: CaptureStep) -> None:
     holder = app_support.frame_holder()
     app_support.camera("capture_camera", holder)
     if st.button("Capture", type="primary", key="capture_button", icon=":material/photo_camera:"):
         frame = holder.get()
+        problem = None if frame is None else unusable_frame(frame.rgb)
         if frame is None:
             st.warning("No camera picture yet: press START above, allow the camera, then capture again.")
+        elif problem:
+            st.error(f"This camera picture cannot be used: {problem}. Check the camera's resolution setting.")
         else:
             previous = previous_thumbnails(project, step) if step.check_duplicates else []
             check = check_frame(frame.rgb, previous, check_blur=step.check_blur)
