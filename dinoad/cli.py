@@ -1,4 +1,4 @@
-"""Command line: ``python -m dinoad create|import|import-mvtec|train|evaluate|predict|list|watch|demo|doctor``."""
+"""Command line: ``python -m dinoad COMMAND``; see ``python -m dinoad --help`` for the commands."""
 
 from __future__ import annotations
 
@@ -87,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("name")
     demo.add_argument("--model", help="model id or local folder (default: the project default)")
     demo.add_argument("--json", action="store_true")
+
+    sub.add_parser("hash-password", parents=[common],
+                   help="print a password hash for .streamlit/secrets.toml (optional dashboard login)")
 
     doctor = sub.add_parser("doctor", parents=[common], help="check that the configured model can be loaded")
     doctor.add_argument("name", nargs="?", help="project whose model to check (default: --model)")
@@ -303,10 +306,30 @@ def _cmd_doctor(args: argparse.Namespace, store: ProjectStore) -> int:
     return 0 if report.ok else 1
 
 
+def _cmd_hash_password(args: argparse.Namespace, store: ProjectStore) -> int:
+    import getpass
+
+    from dinoad.auth import hash_password
+
+    password = getpass.getpass("Dashboard password: ")
+    if getpass.getpass("Repeat it: ") != password:
+        print("error: the two passwords differ; nothing was written", file=sys.stderr)
+        return 1
+    try:
+        hashed = hash_password(password)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print("Add these lines to .streamlit/secrets.toml (keep that file private):")
+    print("[login]")
+    print(f'password_hash = "{hashed}"')
+    return 0
+
+
 COMMANDS = {
     "create": _cmd_create, "import": _cmd_import, "import-mvtec": _cmd_import_mvtec, "train": _cmd_train,
     "evaluate": _cmd_evaluate, "predict": _cmd_predict, "list": _cmd_list, "watch": _cmd_watch,
-    "demo": _cmd_demo, "doctor": _cmd_doctor,
+    "demo": _cmd_demo, "doctor": _cmd_doctor, "hash-password": _cmd_hash_password,
 }
 
 
