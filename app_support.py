@@ -7,6 +7,7 @@ from ``dinoad``.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,9 @@ from dinoad.backbone import Backbone, load_backbone
 from dinoad.config import ProjectConfig
 from dinoad.errors import DinoadError
 from dinoad.ice import rtc_configuration
+from dinoad.inspection_log import InspectionLog
 from dinoad.latest_frame import LatestFrame
+from dinoad.live_session import LiveSession
 from dinoad.pipeline import Inspector
 from dinoad.project import Project, ProjectStore
 from dinoad.project_status import ProjectStatus, project_status, read_model_info
@@ -29,8 +32,10 @@ PAGES = {
     "capture": "pages/capture.py",
     "train": "pages/train.py",
     "validation": "pages/validation.py",
+    "live": "pages/live.py",
 }
-PAGE_TITLES = {"projects": "Projects", "capture": "Capture", "train": "Train", "validation": "Validation"}
+PAGE_TITLES = {"projects": "Projects", "capture": "Capture", "train": "Train", "validation": "Validation",
+               "live": "Live"}
 # A few models and trained projects stay in memory; more would only hold RAM for idle tabs.
 MAX_CACHED_BACKBONES = 2
 MAX_CACHED_INSPECTORS = 4
@@ -246,3 +251,64 @@ def anomaly_map_of(project: Project, inspector: Inspector, path: Path) -> np.nda
     config = inspector.config
     return _cached_anomaly_map(inspector.model_version, config.sigma, config.image_size, str(path),
                                path.stat().st_mtime, inspector)
+
+
+# --- live inspection ----------------------------------------------------------------------------
+
+LIVE_SESSION_KEY = "live_session"
+# Inspection runs at the project's resolution (at most 1024 px): 720p is plenty, and every frame
+# sent back to the browser is encoded again on the CPU.
+LIVE_CAMERA_CONSTRAINTS = {"video": {"width": {"ideal": 1280}, "height": {"ideal": 720}}, "audio": False}
+
+
+@st.cache_resource(max_entries=MAX_CACHED_INSPECTORS, show_spinner="Warming up the model...")
+def _warm_up(project_path: str, bank_version: str, config_json: str, _inspector: Inspector) -> float:
+    """Score one blank frame so the first camera frame does not pay the one-off start-up costs
+    (a video callback that stalls too long stops the stream). Returns the warm-up time in ms."""
+    size = _inspector.config.image_size
+    start = time.perf_counter()
+    _inspector.score(np.zeros((size, size, 3), dtype=np.uint8))
+    return (time.perf_counter() - start) * 1000.0
+
+
+def warm_inspector_for(project: Project) -> tuple[Inspector, float]:
+    """``inspector_for`` after one warm-up frame (done once per inspector); (inspector, warm-up ms)."""
+    inspector = inspector_for(project)
+    warm_ms = _warm_up(str(project.path), inspector.model_version, config_signature(inspector.config), inspector)
+    return inspector, warm_ms
+
+
+def live_session(project: Project, inspector: Inspector) -> LiveSession:
+    """This browser session's live inspection for ``project`` (a new one when the project changed),
+    scoring with ``inspector`` from the next frame on."""
+    session = st.session_state.get(LIVE_SESSION_KEY)
+    if not isinstance(session, LiveSession) or session.project_name != project.name:
+        if isinstance(session, LiveSession):
+            session.paused = True  # a stream of the previous project that is still closing scores nothing
+        session = LiveSession(project.name, inspector, InspectionLog(project.results_dir))
+        st.session_state[LIVE_SESSION_KEY] = session
+    session.use_inspector(inspector)
+    return session
+
+
+def live_camera(key: str, session: LiveSession) -> Any:
+    """A streamlit-webrtc camera whose frames are inspected by ``session`` and sent back annotated.
+
+    ``async_processing``: a slow frame makes the library drop older ones, so only the newest is scored.
+    No ICE servers unless configured (see dinoad.ice): the app makes no outbound connection.
+    """
+    import av
+    import streamlit_webrtc  # imported here: aiortc is heavy and only camera pages need it
+
+    def inspect_frame(frame):  # runs in a WebRTC worker thread: no st.* calls here
+        annotated = session.handle(frame.to_ndarray(format="rgb24"))
+        return av.VideoFrame.from_ndarray(annotated, format="rgb24")
+
+    return streamlit_webrtc.webrtc_streamer(
+        key=key,
+        mode=streamlit_webrtc.WebRtcMode.SENDRECV,
+        rtc_configuration=ice_configuration(),
+        media_stream_constraints=LIVE_CAMERA_CONSTRAINTS,
+        video_frame_callback=inspect_frame,
+        async_processing=True,
+    )

@@ -18,6 +18,7 @@ pages = [
     st.Page(app_support.PAGES["capture"], title="Capture", icon=":material/photo_camera:"),
     st.Page(app_support.PAGES["train"], title="Train", icon=":material/model_training:"),
     st.Page(app_support.PAGES["validation"], title="Validation", icon=":material/analytics:"),
+    st.Page(app_support.PAGES["live"], title="Live", icon=":material/videocam:"),
 ]
 navigation = st.navigation(pages)
 app_support.sync_project_from_url()

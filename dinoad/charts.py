@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from datetime import datetime
 
 import altair as alt
 import numpy as np
@@ -296,3 +297,32 @@ def validation_charts(
         "roc": roc_chart(good_scores, defect_scores, threshold),
         "precision_recall": pr_chart(good_scores, defect_scores, threshold),
     }
+
+
+LIVE_VERDICT_SCALE = alt.Scale(domain=["OK", "NOK", "NO PART", "UNCALIBRATED"],
+                               range=[GOOD_COLOUR, DEFECT_COLOUR, "#9e9e9e", "#3c3ca0"])
+
+
+def live_score_chart(times: Sequence[float], scores: Sequence[float], verdicts: Sequence[str],
+                     threshold: float | None = None) -> Chart:
+    """Score trend of live frames: one point per frame (``times`` in seconds since the epoch),
+    coloured by its verdict, joined by a line, with the threshold as a dashed rule."""
+    if not (len(times) == len(scores) == len(verdicts)):
+        raise ValueError("each live frame needs a time, a score and a verdict")
+    if not scores:
+        return message_chart("no frames inspected yet", "Score trend")
+    table = pd.DataFrame({
+        "time": [datetime.fromtimestamp(float(t)) for t in times],  # the machine's local clock, as the log
+        "score": [float(s) for s in scores],
+        "verdict": list(verdicts),
+    })
+    x = alt.X("time:T", title="time", axis=alt.Axis(format="%H:%M:%S"))
+    line = alt.Chart(table).mark_line(color="#bbbbbb").encode(x=x, y=alt.Y("score:Q", title="anomaly score"))
+    points = alt.Chart(table).mark_circle(size=40).encode(
+        x=x, y="score:Q", color=alt.Color("verdict:N", scale=LIVE_VERDICT_SCALE, title="verdict"),
+        tooltip=[alt.Tooltip("time:T", format="%H:%M:%S.%L"), alt.Tooltip("score:Q", format=".4f"), "verdict:N"],
+    )
+    layers = [line, points]
+    if threshold is not None and math.isfinite(threshold):
+        layers.append(_threshold_rule(threshold, "y"))
+    return alt.layer(*layers, title="Score trend").properties(width=WIDTH, height=HEIGHT)

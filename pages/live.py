@@ -1,0 +1,185 @@
+"""Live: the camera inspected frame by frame (OK / NOK / NO PART with heatmaps), the verdict history,
+the inspection log, and feedback to the memory bank without retraining."""
+
+import sqlite3
+from datetime import datetime
+
+import pandas as pd
+import streamlit as st
+
+import app_support
+from dinoad.charts import live_score_chart
+from dinoad.errors import DinoadError
+from dinoad.feedback import add_defect_feedback, add_good_feedback, feedback_history, undo_feedback
+from dinoad.live_session import LiveSession, NokFrame
+
+PANEL_REFRESH = "1s"  # the verdict panel redraws itself this often without touching the video
+TREND_FRAMES = 100  # newest frames of this session in the score trend
+LOG_ROWS = 15  # newest rows of the inspection log shown
+NOK_WIDTH = 320
+MESSAGE_KEY = "live_feedback_message"  # (kind, text) from a feedback button, shown once by the panel
+VERDICT_COLOURS = {"OK": "green", "NOK": "red", "NO PART": "gray", "UNCALIBRATED": "violet"}
+COUNTED = ("OK", "NOK", "NO PART")
+
+
+def say(kind: str, text: str) -> None:
+    st.session_state[MESSAGE_KEY] = (kind, text)
+
+
+# Feedback buttons act on the NOK frame the operator saw when clicking (bound at drawing time),
+# not on whatever frame is newest when the click arrives.
+def mark_good(project, session: LiveSession, nok: NokFrame) -> None:
+    inspector = session.inspector
+    try:
+        bank = add_good_feedback(project, inspector.bank, inspector.backbone, inspector.config, nok.rgb)
+    except DinoadError as exc:
+        say("error", str(exc))
+        return
+    session.forget_nok(nok.number)
+    say("success", f"Added the frame to train/good and its patches to the memory bank (now {bank.info.num_patches:,} "
+                   f"patches, version {bank.version}). Undo restores the previous bank.")
+
+
+def mark_defect(project, session: LiveSession, nok: NokFrame) -> None:
+    try:
+        path = add_defect_feedback(project, nok.rgb)
+    except DinoadError as exc:
+        say("error", str(exc))
+        return
+    session.forget_nok(nok.number)
+    say("success", f"Saved the frame as {path.name} in test/defect: the next training calibrates with it.")
+
+
+def undo(project) -> None:
+    try:
+        bank = undo_feedback(project)
+    except DinoadError as exc:
+        say("error", str(exc))
+        return
+    say("info", f"Undone: the memory bank is back to version {bank.version} ({bank.info.num_patches:,} patches).")
+
+
+def verdict_block(session: LiveSession) -> None:
+    history, counts, fps, last = session.state.snapshot()
+    with st.container(key="live_verdict"):
+        if session.paused:
+            st.markdown("## :orange[PAUSED]")
+        elif not history:
+            st.markdown("## :gray[waiting for frames]")
+        else:
+            verdict = history[-1].verdict
+            st.markdown(f"## :{VERDICT_COLOURS.get(verdict, 'gray')}[{verdict}]")
+            threshold = "not set" if last.threshold is None else f"{last.threshold:.4f}"
+            stages = " · ".join(f"{name} {ms:.0f} ms" for name, ms in last.timings_ms.items())
+            st.caption(f"score {last.score:.4f} / threshold {threshold} · {last.total_ms:.0f} ms ({stages})")
+    with st.container(key="live_counts"):
+        columns = st.columns(len(COUNTED) + 1)
+        for column, verdict in zip(columns, COUNTED, strict=False):
+            column.metric(verdict, counts.get(verdict, 0))
+        columns[-1].metric("fps", f"{fps:.1f}")
+    for problem in (session.error, session.state.error):
+        if problem:
+            st.error(problem)
+
+
+def feedback_block(project, session: LiveSession) -> None:
+    st.markdown("**Last NOK frame**")
+    nok = session.last_nok()
+    if nok is None:
+        st.caption("No NOK frame waiting for feedback.")
+    else:
+        at = datetime.fromtimestamp(nok.at).strftime("%H:%M:%S")
+        st.image(nok.rgb, width=NOK_WIDTH, caption=f"score {nok.score:.4f} at {at}")
+    good, defect, back = st.columns(3)
+    good.button("This is good", key="feedback_good", disabled=nok is None, on_click=mark_good,
+                args=(project, session, nok), icon=":material/thumb_up:",
+                help="A false alarm: add this frame's patches to the memory bank (no retraining) and keep the "
+                     "image in train/good.")
+    defect.button("This is a defect", key="feedback_defect", disabled=nok is None, on_click=mark_defect,
+                  args=(project, session, nok), icon=":material/report:",
+                  help="Keep the frame in test/defect so the next training calibrates with it.")
+    steps = feedback_history(project)
+    back.button("Undo", key="feedback_undo", disabled=not steps, on_click=undo, args=(project,),
+                icon=":material/undo:", help="Restore the memory bank from before the last \"This is good\".")
+    message = st.session_state.pop(MESSAGE_KEY, None)
+    if message is not None:
+        getattr(st, message[0])(message[1])
+
+
+def trend_block(session: LiveSession) -> None:
+    history = session.state.snapshot()[0][-TREND_FRAMES:]
+    threshold = history[-1].threshold if history else session.inspector.config.threshold
+    chart = live_score_chart([e.at for e in history], [e.score for e in history], [e.verdict for e in history],
+                             threshold)
+    st.altair_chart(chart, key="live_trend")
+
+
+def log_block(project, session: LiveSession) -> None:
+    inspection_log = session.inspection_log
+    st.markdown("**Inspection log**")
+    try:
+        rows = inspection_log.recent(LOG_ROWS)
+        totals = inspection_log.counts()
+    except (sqlite3.Error, OSError) as exc:
+        st.warning(f"The inspection log {inspection_log.path} cannot be read ({exc}).")
+        return
+    if not rows:
+        st.caption(f"Nothing logged yet in {inspection_log.path}.")
+        return
+    st.caption("All time: " + " · ".join(f"{verdict} {count}" for verdict, count in sorted(totals.items())))
+    table = pd.DataFrame([{"time": row.timestamp, "verdict": row.verdict, "score": row.score,
+                           "threshold": row.threshold, "latency ms": row.latency_ms,
+                           "saved frame": row.frame or ""} for row in rows])
+    st.dataframe(table, hide_index=True, key="live_log_table")
+    st.download_button("Download the log (CSV)", data=inspection_log.to_csv,  # built only when clicked
+                       file_name=f"{project.name}-inspections.csv", mime="text/csv", key="live_log_csv",
+                       on_click="ignore", icon=":material/download:")
+
+
+@st.fragment(run_every=PANEL_REFRESH)
+def live_panel(project, session: LiveSession) -> None:
+    """Redrawn every second from the session's state; the camera outside it keeps streaming."""
+    try:  # after feedback, a retraining or a new threshold, score the next frames with the new model
+        session.use_inspector(app_support.warm_inspector_for(project)[0])
+    except DinoadError as exc:
+        st.warning(f"Still inspecting with the loaded model: {exc}")
+    verdict_block(session)
+    feedback_block(project, session)
+    trend_block(session)
+    log_block(project, session)
+
+
+st.title("Live")
+project = app_support.require_project()
+status = app_support.status_of(project)
+if status.config is None:
+    st.error(status.error or "the project's settings cannot be read")
+    app_support.go_to("projects", "Go to Projects", key="live_fix_config")
+    st.stop()
+app_support.show_next_step(status, needed="trained", key="live_next")
+try:  # load and warm up the model before the camera can start: a first frame that stalls stops the stream
+    inspector, warm_ms = app_support.warm_inspector_for(project)
+except DinoadError as exc:
+    app_support.show_error(exc)
+    app_support.go_to("train", "Go to Train", key="live_retrain")
+    st.stop()
+session = app_support.live_session(project, inspector)
+if inspector.config.threshold is None:
+    st.warning("This project has no threshold yet: frames are scored but not judged. Capture good test images "
+               "and defects and retrain, or set a threshold on the Validation page.")
+
+camera_column, panel_column = st.columns([3, 2])
+with camera_column:
+    session.paused = st.toggle("Pause inspection", key="live_paused",
+                               help="The video keeps running; frames are neither scored nor logged.")
+    # Keyed by project: switching project unmounts this stream and starts a fresh one for the new project.
+    stream = app_support.live_camera(f"live_camera_{project.name}", session)
+    if not stream.state.playing:
+        st.caption("Press START and allow the camera. Each frame is scored; the newest one wins when "
+                   "scoring is slower than the camera.")
+    config = inspector.config
+    st.caption(f"Model {config.model_id} at {config.image_size} px · bank version {inspector.model_version} "
+               f"({inspector.bank.info.num_patches:,} patches) · warm-up frame {warm_ms:.0f} ms. "
+               "Heatmap colours run from 0 to twice the threshold; white outlines mark areas above it.")
+with panel_column:
+    live_panel(project, session)
