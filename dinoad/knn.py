@@ -26,15 +26,21 @@ from __future__ import annotations
 
 import torch
 
-# Working buffers of one query block (group maxima, re-ranking candidates) hold about this many
-# elements, which bounds memory and keeps the per-block data in the last-level cache.
-KNN_CHUNK_ELEMENTS = 1 << 22
-# Largest query block; a multiple of 64 so the matrix kernels see aligned shapes.
-MAX_QUERY_BLOCK = 256
+# Working buffers of one query block (group maxima, re-ranking candidates) hold at most about this
+# many elements (~64 MB), which bounds memory for big banks.
+KNN_CHUNK_ELEMENTS = 1 << 24
+# Largest query block: a whole 512 px frame (1024 patches) in one block means fewer, larger
+# kernel calls, which matters when other threads compete for the cores (measured in BENCHMARKS.md).
+MAX_QUERY_BLOCK = 1024
 # Bank rows per matrix product: a (tile, query block) score matrix of ~1 MB stays in L2.
 BANK_TILE_ROWS = 4096
 # Consecutive bank rows summarised by one maximum; candidates are re-scored a group at a time.
 GROUP_SIZE = 8
+# Group maxima are summarised again per this many groups, so the top-k selection (slow next to
+# a plain maximum) only runs over 1/SUPER_GROUP of them and then inside the chosen super-groups.
+SUPER_GROUP = 16
+# Queries re-scored together: their candidate rows (fp32) stay a few MB, and one buffer is reused.
+RERANK_BLOCK = 256
 # Groups re-scored beyond the k needed, to absorb half-precision rounding of the ranking scores.
 RERANK_EXTRA_GROUPS = 2
 # Every this-many-th bank row forms the sample that gives each query its reference score.
@@ -112,38 +118,52 @@ class KnnIndex:
         groups = min(num_groups, k + RERANK_EXTRA_GROUPS)
         per_query = num_groups + groups * GROUP_SIZE * self.dim
         rows = max(1, min(MAX_QUERY_BLOCK, KNN_CHUNK_ELEMENTS // per_query))
-        out = torch.empty(queries.shape[0], dtype=torch.float32, device=self.device)
+        best_groups = torch.empty(queries.shape[0], groups, dtype=torch.long, device=self.device)
+        retries: list[tuple[torch.Tensor, torch.Tensor]] = []  # (query indices, augmented columns) to redo
         for begin in range(0, queries.shape[0], rows):
-            block = queries[begin:begin + rows]
-            best_groups = self._best_groups(block, groups)
-            distance = self._exact_distances(block, best_groups)
-            out[begin:begin + rows] = distance.topk(k, dim=1, largest=False).values.mean(dim=1)
+            best_groups[begin:begin + rows], again, columns = self._best_groups(queries[begin:begin + rows], groups)
+            if again.numel():
+                retries.append((again + begin, columns))
+        if retries:
+            # One more pass over the bank for every query that needs it, all blocks together.
+            again = torch.cat([index for index, _ in retries])
+            columns = torch.cat([column for _, column in retries], dim=1)
+            for first in range(0, again.numel(), rows):
+                group_max = self._group_maxima(columns[:, first:first + rows].contiguous())
+                best_groups[again[first:first + rows]] = self._top_groups(group_max, groups)
+        out = torch.empty(queries.shape[0], dtype=torch.float32, device=self.device)
+        chunk = min(RERANK_BLOCK, queries.shape[0])
+        buffer = torch.empty(chunk * groups, self._exact_groups.shape[1], dtype=torch.float32, device=self.device)
+        for begin in range(0, queries.shape[0], chunk):
+            stop = min(begin + chunk, queries.shape[0])
+            distance = self._exact_distances(queries[begin:stop], best_groups[begin:stop], buffer)
+            out[begin:stop] = distance.topk(k, dim=1, largest=False).values.mean(dim=1)
         return out
 
-    def _best_groups(self, block: torch.Tensor, count: int) -> torch.Tensor:
-        """(rows, count) indices of the groups holding the best ranking scores of each query."""
+    def _best_groups(self, block: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(rows, count) indices of the groups holding each query's best ranking scores, plus the
+        queries (indices in the block) to search again and their augmented columns for that."""
         ranked = block if self._centre is None else block - self._centre
         augmented = torch.ones(self._search.shape[1], block.shape[0], dtype=self.dtype, device=self.device)
         augmented[:self.dim] = ranked.T
         augmented[-3] = 0.0
+        none = torch.empty(0, dtype=torch.long, device=self.device)
         if self.dtype == torch.float32:  # fp32 output rounding is already negligible
-            return self._group_maxima(augmented).T.topk(count, dim=1).indices
+            return self._top_groups(self._group_maxima(augmented), count), none, augmented[:, :0]
         # Reference = the best score over a sample of the bank; its own rounding does not matter,
         # the same offset applies to every bank row of the query.
         reference = (self._sample @ augmented).amax(dim=0).float()
         augmented[-3] = -reference
         group_max = self._group_maxima(augmented)
         # A query whose sample missed its near neighbours got a poor reference, and its best scores
-        # were rounded coarsely: search again for those, relative to the best score just found.
+        # were rounded coarsely: it is searched again, relative to the best score just found.
         best = group_max.amax(dim=0).float()
         nearest = reference + best  # estimated best score: similarity, or q.b - |b|^2 / 2
         gap = 1.0 - nearest if self.metric == "cosine" else (ranked * ranked).sum(dim=1) * 0.5 - nearest
         again = torch.nonzero(best.abs() * BF16_STEP > RANKING_TOLERANCE * gap.clamp_min(0.0)).squeeze(1)
-        if again.numel():
-            retry = augmented[:, again]
-            retry[-3] = -(reference[again] + best[again])
-            group_max[:, again] = self._group_maxima(retry.contiguous())
-        return group_max.T.topk(count, dim=1).indices
+        retry = augmented[:, again]
+        retry[-3] = -(reference[again] + best[again])
+        return self._top_groups(group_max, count), again, retry
 
     def _group_maxima(self, augmented: torch.Tensor) -> torch.Tensor:
         """(groups, rows) best ranking score of each bank group for each query column."""
@@ -159,10 +179,31 @@ class KnnIndex:
             torch.amax(scores.view(-1, GROUP_SIZE, rows), dim=1, out=group_max[start // GROUP_SIZE:stop // GROUP_SIZE])
         return group_max
 
-    def _exact_distances(self, block: torch.Tensor, best_groups: torch.Tensor) -> torch.Tensor:
+    def _top_groups(self, group_max: torch.Tensor, count: int) -> torch.Tensor:
+        """(rows, count) indices of the ``count`` largest of each column of (groups, rows) maxima.
+
+        Exact: a group among the best ``count`` lies in a super-group among the best ``count``.
+        """
+        num_groups, rows = group_max.shape
+        supers = -(-num_groups // SUPER_GROUP)
+        if supers <= count:
+            return group_max.T.topk(count, dim=1).indices
+        if supers * SUPER_GROUP != num_groups:  # pad with groups that never win
+            tail = torch.full((supers * SUPER_GROUP - num_groups, rows), float("-inf"), dtype=group_max.dtype,
+                              device=self.device)
+            group_max = torch.cat([group_max, tail])
+        nested = group_max.view(supers, SUPER_GROUP, rows)
+        best_supers = nested.amax(dim=1).T.topk(count, dim=1).indices  # (rows, count)
+        columns = torch.arange(rows, device=self.device)[:, None]
+        inside = nested[best_supers, :, columns].reshape(rows, -1)  # (rows, count * SUPER_GROUP)
+        local = inside.topk(count, dim=1).indices
+        return best_supers.gather(1, local // SUPER_GROUP) * SUPER_GROUP + local % SUPER_GROUP
+
+    def _exact_distances(self, block: torch.Tensor, best_groups: torch.Tensor, buffer: torch.Tensor) -> torch.Tensor:
         """fp32 distances from each query to every row of its chosen groups (rows, groups * GROUP_SIZE)."""
         rows, dim = block.shape
-        candidates = torch.index_select(self._exact_groups, 0, best_groups.reshape(-1)).view(rows, -1, dim)
+        flat = best_groups.reshape(-1)
+        candidates = torch.index_select(self._exact_groups, 0, flat, out=buffer[:flat.numel()]).view(rows, -1, dim)
         if self.metric == "cosine":
             distance = (1.0 - torch.bmm(candidates, block[:, :, None]).squeeze(2)).clamp_min_(0.0)
         else:

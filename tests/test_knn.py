@@ -66,3 +66,13 @@ def test_bad_banks_and_queries_are_refused(data):
         KnnIndex(bank, "manhattan")
     with pytest.raises(ValueError, match="dims"):
         KnnIndex(bank, "cosine").distances(queries[:, :5])
+
+
+@pytest.mark.parametrize("num_groups", [5, 100, 333])
+def test_two_level_group_selection_keeps_the_best_groups(num_groups):
+    # The super-group shortcut must return the same top scores as a plain topk over all groups.
+    index = KnnIndex(torch.randn(16, 4), "cosine")
+    group_max = torch.randn(num_groups, 37, generator=torch.Generator().manual_seed(num_groups))
+    picked = index._top_groups(group_max, 3)
+    expected = group_max.T.topk(3, dim=1).values
+    assert torch.equal(group_max.T.gather(1, picked).sort(dim=1, descending=True).values, expected)
