@@ -8,10 +8,15 @@ import streamlit as st
 import app_support
 from dinoad.config import ProjectConfig, check_image_size
 from dinoad.config_form import FieldSpec, field_specs, patch_size_of
+from dinoad.demo_project import DEMO_COUNTS, DEMO_IMAGE_SIZE, create_demo_project
+from dinoad.doctor import DoctorReport, diagnose
 from dinoad.errors import DinoadError
 from dinoad.project import NAME_RULE
 from dinoad.project_status import ProjectStatus
 from dinoad.zip_import import PLAIN_LAYOUT_HINT, import_zip
+
+DEMO_NAME = "demo"
+DOCTOR_KEY = "doctor_report"  # the last model access report, kept across reruns
 
 
 def status_label(status: ProjectStatus) -> str:
@@ -162,6 +167,85 @@ def rename_delete_section(store, project) -> None:
                 st.rerun()
 
 
+def spec_named(name: str) -> FieldSpec:
+    return next(spec for spec in field_specs() if spec.name == name)
+
+
+def demo_section(store) -> None:
+    """Create the synthetic demo project: a newcomer trains and goes live without a camera."""
+    st.caption(f"A complete synthetic project: a textured part on a plain background with {DEMO_COUNTS['background']} "
+               f"empty-scene images, {DEMO_COUNTS['good']} good parts and {DEMO_COUNTS['defect']} defects (scratch, "
+               "missing corner, spot, crack), plus a clip of parts passing by (demo/clip.y4m) to use as a camera "
+               "on the Live page. Nothing is downloaded.")
+    with st.form("create_demo"):
+        name = st.text_input("Project name", value=DEMO_NAME, help=NAME_RULE, key="demo_name")
+        left, right = st.columns(2)
+        with left:
+            model_id = setting_input(spec_named("model_id"), ProjectConfig().model_id, "demo_model_id")
+        with right:
+            image_size = setting_input(spec_named("image_size"), DEMO_IMAGE_SIZE, "demo_image_size")
+        submitted = st.form_submit_button("Create demo project", type="primary")
+    if not submitted:
+        return
+    try:
+        model_id = model_id.strip()
+        check_image_size(image_size, patch_size_of(model_id))
+        with st.spinner("Generating the demo images and clip..."):
+            project = create_demo_project(store, name, model_id)
+            config = project.load_config()
+            if config.image_size != image_size:
+                project.save_config(config.replace(image_size=image_size))
+    except DinoadError as exc:
+        app_support.show_error(exc)
+        return
+    app_support.set_current_project(project.name)
+    total = sum(project.counts().values())
+    app_support.flash("success", f"Created demo project {project.name!r} with {total} images and a demo clip in "
+                                 f"{project.path / 'demo'}. Next: train it on the Train page.")
+    st.rerun()
+
+
+CHECK_ICONS = {True: ":material/check_circle:", None: ":material/info:"}
+
+
+def show_doctor_report(report: DoctorReport) -> None:
+    with st.container(key="doctor_report"):
+        st.markdown(f"Model **{report.model_id}**")
+        for check in report.checks:
+            line = f"**{check.name}**: {check.detail}"
+            if check.ok is False:
+                st.error(line + (f"  \nFix: {check.fix}" if check.fix else ""), icon=":material/error:")
+            else:
+                st.markdown(f"{CHECK_ICONS[check.ok]} {line}")
+        if report.ok:
+            st.success(f"Ready: one forward pass took {report.forward_ms:.0f} ms on this machine.")
+        else:
+            st.error("This model cannot be used yet: see the fixes above.")
+
+
+def doctor_section(config: ProjectConfig) -> None:
+    """The model access check (``python -m dinoad doctor``): reachable, cached, gated, token, device, a timed
+    forward pass. The token itself is never shown: the report only says whether one is set."""
+    with st.form("doctor"):
+        model_id = setting_input(spec_named("model_id"), config.model_id, "doctor_model_id")
+        left, right = st.columns(2)
+        with left:
+            dtype = setting_input(spec_named("dtype"), config.dtype, "doctor_dtype")
+        with right:
+            image_size = setting_input(spec_named("image_size"), config.image_size, "doctor_image_size")
+        submitted = st.form_submit_button("Check model access")
+    if submitted:
+        with st.spinner("Checking the model (a first download can take minutes)..."):
+            try:
+                st.session_state[DOCTOR_KEY] = diagnose(model_id.strip(), dtype, image_size)
+            except DinoadError as exc:
+                st.session_state.pop(DOCTOR_KEY, None)
+                app_support.show_error(exc)
+    report = st.session_state.get(DOCTOR_KEY)
+    if report is not None:
+        show_doctor_report(report)
+
+
 st.title("Projects")
 store = app_support.store()
 statuses = [app_support.status_of(store.open(name)) for name in store.names()]
@@ -172,6 +256,8 @@ else:
 
 project = app_support.current_project()
 if project is None:
+    st.subheader("Try the demo")
+    demo_section(store)
     st.subheader("New project")
     create_section(store)
 else:
@@ -191,3 +277,9 @@ else:
         rename_delete_section(store, project)
     with tab_new:
         create_section(store)
+        with st.expander("Or create the demo project"):
+            demo_section(store)
+
+st.subheader("Model access")
+with st.expander("Check that this machine can load a model (reachable, cached, licence and token, speed)"):
+    doctor_section((status.config if project is not None else None) or ProjectConfig())

@@ -108,3 +108,73 @@ def test_zip_upload_imports_plain_folders(app, projects_root):
     assert project.counts()["background"] == 1 and project.counts()["test/defect"] == 1
     assert any("Imported 2 images" in s.value for s in at.success)
     assert any("elsewhere/c.png" in w.value for w in at.warning)
+
+
+def test_demo_project_from_an_empty_folder_is_created_and_selected(app, projects_root, tiny_dinov3_dir):
+    from dinoad.config import DEFAULT_MODEL_ID
+    from dinoad.demo_project import DEMO_COUNTS
+
+    at = app()
+    assert at.text_input(key="demo_model_id").value == DEFAULT_MODEL_ID  # the project default
+    at.text_input(key="demo_model_id").input(str(tiny_dinov3_dir))
+    at.number_input(key="demo_image_size").set_value(128)
+    at.button(key="FormSubmitter:create_demo-Create demo project").click()
+    at.run()
+    assert not at.exception and not at.error
+    project = ProjectStore(projects_root).open("demo")
+    config = project.load_config()
+    assert (config.model_id, config.image_size) == (str(tiny_dinov3_dir), 128)
+    assert sum(project.counts().values()) == sum(DEMO_COUNTS.values())
+    assert (project.path / "demo" / "clip.y4m").is_file()
+    assert at.session_state["project"] == "demo"
+    assert any("Created demo project 'demo'" in s.value for s in at.success)
+    assert "train the project" in at.info[0].value  # the next step, with its button
+
+
+def test_demo_project_with_a_resolution_the_model_cannot_use_is_refused(app, projects_root, tiny_dinov3_dir):
+    at = app()
+    at.text_input(key="demo_model_id").input(str(tiny_dinov3_dir))
+    at.number_input(key="demo_image_size").set_value(140)
+    at.button(key="FormSubmitter:create_demo-Create demo project").click()
+    at.run()
+    assert "multiple of the patch size 16" in at.error[0].value
+    assert ProjectStore(projects_root).names() == []
+
+
+def doctor(at, model_id: str):
+    at.text_input(key="doctor_model_id").input(model_id)
+    at.number_input(key="doctor_image_size").set_value(128)
+    at.button(key="FormSubmitter:doctor-Check model access").click()
+    return at.run()
+
+
+def page_text(at) -> str:
+    return " ".join(str(e.value) for kind in ("markdown", "error", "success", "info", "caption")
+                    for e in at.get(kind))
+
+
+SECRET = "hf_pageNeverShowsThisToken123"
+
+
+def test_model_check_passes_for_a_local_model_folder_and_never_shows_the_token(app, projects_root,
+                                                                            tiny_dinov3_dir, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", SECRET)
+    at = doctor(app(), str(tiny_dinov3_dir))
+    report = at.session_state["doctor_report"]
+    assert report.ok and report.forward_ms > 0
+    assert any("Ready: one forward pass took" in s.value for s in at.success)
+    assert "local model folder" in page_text(at)
+    assert SECRET not in page_text(at)
+
+
+def test_model_check_explains_a_missing_folder_and_a_blocked_hub(app, projects_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", SECRET)
+    at = doctor(app(), str(tmp_path / "no-such-model"))
+    assert any("cannot be used yet" in e.value for e in at.error)
+    assert any("load" in e.value for e in at.error)
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the hub is out of reach: nothing is contacted
+    at = doctor(at, "facebook/dinov3-vitb16-pretrain-lvd1689m")
+    text = " ".join(e.value for e in at.error)
+    assert "offline mode is on" in text and "hf download facebook/dinov3-vitb16-pretrain-lvd1689m" in text
+    assert SECRET not in page_text(at)
