@@ -17,7 +17,8 @@ def main(argv: list[str] | None = None) -> int:
     speed.add_arguments(sub.add_parser("speed", help="speed against the machine's peak and peer implementations"))
     quality.add_arguments(sub.add_parser("quality", help="few-shot quality protocol on an MVTec AD layout dataset"))
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S")
     logging.getLogger("dinoad.bench").setLevel(logging.INFO)  # progress of runs that take minutes
     try:
         return speed.run_from_args(args) if args.command == "speed" else quality.run_from_args(args)
