@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from dinoad.auth import verify_password
 from dinoad.backbone import Backbone, load_backbone
 from dinoad.config import ProjectConfig
 from dinoad.errors import DinoadError
@@ -175,13 +176,46 @@ def status_of(project: Project) -> ProjectStatus:
     return project_status(project)
 
 
+def secrets() -> dict[str, Any]:
+    """``.streamlit/secrets.toml`` as a dict; empty when there is no secrets file."""
+    try:
+        return st.secrets.to_dict() if st.secrets else {}
+    except (FileNotFoundError, st.errors.StreamlitSecretNotFoundError):
+        return {}
+
+
 def ice_configuration() -> dict[str, Any]:
     """ICE servers for streamlit-webrtc: none unless set in $DINOAD_ICE_SERVERS or secrets."""
-    try:
-        secrets = st.secrets.to_dict() if st.secrets else None
-    except (FileNotFoundError, st.errors.StreamlitSecretNotFoundError):
-        secrets = None
-    return rtc_configuration(secrets)
+    return rtc_configuration(secrets() or None)
+
+
+# --- optional login ------------------------------------------------------------------------------
+
+LOGIN_SECRET = "login"  # [login] password_hash = "pbkdf2_sha256$..." (python -m dinoad hash-password)
+OIDC_SECRET = "auth"  # Streamlit's own st.login settings (an OpenID Connect provider)
+LOGGED_IN_KEY = "logged_in"
+
+
+def require_login() -> None:
+    """Stop this run until the user has logged in, when secrets configure a login; else do nothing."""
+    configured = secrets()
+    password_hash = configured.get(LOGIN_SECRET, {}).get("password_hash")
+    if password_hash:
+        if st.session_state.get(LOGGED_IN_KEY):
+            return
+        st.title("dinoad")
+        with st.form("login_form"):
+            password = st.text_input("Password", type="password", key="login_password")
+            if st.form_submit_button("Log in", type="primary"):
+                if verify_password(password, password_hash):
+                    st.session_state[LOGGED_IN_KEY] = True
+                    st.rerun()
+                st.error("Wrong password.")
+        st.stop()
+    if OIDC_SECRET in configured and not st.user.is_logged_in:
+        st.title("dinoad")
+        st.button("Log in", type="primary", on_click=st.login, key="login_oidc")
+        st.stop()
 
 
 # --- messages that survive a rerun ---------------------------------------------------------------

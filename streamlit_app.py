@@ -12,6 +12,7 @@ import app_support
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 st.set_page_config(page_title="dinoad", page_icon=":material/search:", layout="wide")
+app_support.require_login()
 
 pages = [
     st.Page(app_support.PAGES["projects"], title="Projects", icon=":material/folder:", default=True),
