@@ -61,3 +61,22 @@ def test_train_live_log_watch_and_doctor_stay_local(no_outbound, store, tiny_din
     assert main(["doctor", "Demo", "--projects", projects]) == 0
     assert main(["predict", "Demo", "--projects", projects, str(project.image_paths("test/defect")[0])]) == 0
     capsys.readouterr()
+
+
+def test_every_page_of_the_app_stays_local(no_outbound, app, projects_root, fake_camera, tiny_dinov3_dir):
+    from dinoad.demo import generate_scene
+    from dinoad.demo_project import create_demo_project
+    from dinoad.project import ProjectStore
+
+    project = create_demo_project(ProjectStore(projects_root), "Demo", str(tiny_dinov3_dir))
+    project.save_config(project.load_config().replace(image_size=128))
+    fake_camera.frames = [generate_scene("good", 3)[0], generate_scene("spot", 3)[0]]
+    at = app(page="pages/projects.py", project="Demo")
+    at.switch_page("pages/train.py").run()
+    at.button(key="train_button").click()
+    at.run()
+    assert project.is_trained
+    for page in ("pages/capture.py", "pages/validation.py", "pages/live.py"):
+        at.switch_page(page).run()
+        assert not at.exception, page
+    assert fake_camera.calls  # the camera component was set up (with no ICE servers)
