@@ -24,6 +24,8 @@ contain the k nearest rows (each group ranked above a true neighbour holds a row
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 # Working buffers of one query block (group maxima, re-ranking candidates) hold at most about this
@@ -160,7 +162,10 @@ class KnnIndex:
         best = group_max.amax(dim=0).float()
         nearest = reference + best  # estimated best score: similarity, or q.b - |b|^2 / 2
         gap = 1.0 - nearest if self.metric == "cosine" else (ranked * ranked).sum(dim=1) * 0.5 - nearest
-        again = torch.nonzero(best.abs() * BF16_STEP > RANKING_TOLERANCE * gap.clamp_min(0.0)).squeeze(1)
+        # Below the rounding of the features themselves (~BF16_STEP |q| |b| / sqrt(D)) a retry cannot help.
+        floor = BF16_STEP * (ranked * ranked).sum(dim=1) / math.sqrt(self.dim)
+        rounding = best.abs() * BF16_STEP
+        again = torch.nonzero((rounding > RANKING_TOLERANCE * gap.clamp_min(0.0)) & (rounding > floor)).squeeze(1)
         retry = augmented[:, again]
         retry[-3] = -(reference[again] + best[again])
         return self._top_groups(group_max, count), again, retry
