@@ -174,7 +174,10 @@ class KnnIndex:
         """(groups, rows) best ranking score of each bank group for each query column."""
         rows = augmented.shape[1]
         padded_rows = self._search.shape[0]
-        group_max = torch.empty(padded_rows // GROUP_SIZE, rows, dtype=self.dtype, device=self.device)
+        # Rows past the last group pad the maxima to whole super-groups; they never win.
+        supers = -(-(padded_rows // GROUP_SIZE) // SUPER_GROUP)
+        group_max = torch.empty(supers * SUPER_GROUP, rows, dtype=self.dtype, device=self.device)
+        group_max[padded_rows // GROUP_SIZE:] = float("-inf")
         tile_rows = BANK_TILE_ROWS - BANK_TILE_ROWS % GROUP_SIZE
         for start in range(0, padded_rows, tile_rows):
             stop = min(start + tile_rows, padded_rows)
