@@ -2,6 +2,7 @@
 the inspection log, and feedback to the memory bank without retraining."""
 
 import sqlite3
+import time
 from datetime import datetime
 
 import pandas as pd
@@ -16,14 +17,14 @@ from dinoad.live_session import LiveSession, NokFrame
 PANEL_REFRESH = "1s"  # the verdict panel redraws itself this often without touching the video
 TREND_FRAMES = 100  # newest frames of this session in the score trend
 LOG_ROWS = 15  # newest rows of the inspection log shown
-NOK_WIDTH = 320
-MESSAGE_KEY = "live_feedback_message"  # (kind, text) from a feedback button, shown once by the panel
+MESSAGE_KEY = "live_feedback_message"  # (kind, text, time) from a feedback button, shown by the panel
+MESSAGE_SECONDS = 8.0  # the panel redraws every second: keep a feedback message long enough to read
 VERDICT_COLOURS = {"OK": "green", "NOK": "red", "NO PART": "gray", "UNCALIBRATED": "violet"}
 COUNTED = ("OK", "NOK", "NO PART")
 
 
 def say(kind: str, text: str) -> None:
-    st.session_state[MESSAGE_KEY] = (kind, text)
+    st.session_state[MESSAGE_KEY] = (kind, text, time.monotonic())
 
 
 # Feedback buttons act on the NOK frame the operator saw when clicking (bound at drawing time),
@@ -85,25 +86,32 @@ def verdict_block(session: LiveSession) -> None:
 def feedback_block(project, session: LiveSession) -> None:
     st.markdown("**Last NOK frame**")
     nok = session.last_nok()
-    if nok is None:
-        st.caption("No NOK frame waiting for feedback.")
-    else:
-        at = datetime.fromtimestamp(nok.at).strftime("%H:%M:%S")
-        st.image(nok.rgb, width=NOK_WIDTH, caption=f"score {nok.score:.4f} at {at}")
-    good, defect, back = st.columns(3)
-    good.button("This is good", key="feedback_good", disabled=nok is None, on_click=mark_good,
-                args=(project, session, nok), icon=":material/thumb_up:",
-                help="A false alarm: add this frame's patches to the memory bank (no retraining) and keep the "
-                     "image in train/good.")
-    defect.button("This is a defect", key="feedback_defect", disabled=nok is None, on_click=mark_defect,
-                  args=(project, session, nok), icon=":material/report:",
+    picture, buttons = st.columns(2)
+    with picture:
+        if nok is None:
+            st.caption("No NOK frame waiting for feedback.")
+        else:
+            at = datetime.fromtimestamp(nok.at).strftime("%H:%M:%S")
+            st.image(nok.rgb, width="stretch", caption=f"score {nok.score:.4f} at {at}")
+    with buttons:
+        st.button("This is good", key="feedback_good", disabled=nok is None, on_click=mark_good,
+                  args=(project, session, nok), icon=":material/thumb_up:", width="stretch",
+                  help="A false alarm: add this frame's patches to the memory bank (no retraining) and keep the "
+                       "image in train/good.")
+        st.button("This is a defect", key="feedback_defect", disabled=nok is None, on_click=mark_defect,
+                  args=(project, session, nok), icon=":material/report:", width="stretch",
                   help="Keep the frame in test/defect so the next training calibrates with it.")
-    steps = feedback_history(project)
-    back.button("Undo", key="feedback_undo", disabled=not steps, on_click=undo, args=(project,),
-                icon=":material/undo:", help="Restore the memory bank from before the last \"This is good\".")
-    message = st.session_state.pop(MESSAGE_KEY, None)
+        steps = feedback_history(project)
+        st.button("Undo", key="feedback_undo", disabled=not steps, on_click=undo, args=(project,),
+                  icon=":material/undo:", width="stretch",
+                  help="Restore the memory bank from before the last \"This is good\".")
+    message = st.session_state.get(MESSAGE_KEY)
     if message is not None:
-        getattr(st, message[0])(message[1])
+        kind, text, said_at = message
+        if time.monotonic() - said_at < MESSAGE_SECONDS:
+            getattr(st, kind)(text)
+        else:
+            del st.session_state[MESSAGE_KEY]
 
 
 def trend_block(session: LiveSession) -> None:
@@ -116,7 +124,7 @@ def trend_block(session: LiveSession) -> None:
 
 def log_block(project, session: LiveSession) -> None:
     inspection_log = session.inspection_log
-    st.markdown("**Inspection log**")
+    st.markdown("**Inspection log**")  # the log outlives the session: rows from earlier runs and `watch` too
     try:
         rows = inspection_log.recent(LOG_ROWS)
         totals = inspection_log.counts()
@@ -127,13 +135,21 @@ def log_block(project, session: LiveSession) -> None:
         st.caption(f"Nothing logged yet in {inspection_log.path}.")
         return
     st.caption("All time: " + " · ".join(f"{verdict} {count}" for verdict, count in sorted(totals.items())))
-    table = pd.DataFrame([{"time": row.timestamp, "verdict": row.verdict, "score": row.score,
-                           "threshold": row.threshold, "latency ms": row.latency_ms,
-                           "saved frame": row.frame or ""} for row in rows])
-    st.dataframe(table, hide_index=True, key="live_log_table")
+    table = pd.DataFrame([{"time": local_time(row.timestamp), "verdict": row.verdict, "score": row.score,
+                           "latency ms": row.latency_ms} for row in rows])
+    st.dataframe(table, hide_index=True, column_config={
+        "score": st.column_config.NumberColumn(format="%.4f"),
+        "latency ms": st.column_config.NumberColumn(format="%.0f"),
+    })
+    st.caption("The CSV has every row with its threshold, model version and saved frame.")
     st.download_button("Download the log (CSV)", data=inspection_log.to_csv,  # built only when clicked
                        file_name=f"{project.name}-inspections.csv", mime="text/csv", key="live_log_csv",
                        on_click="ignore", icon=":material/download:")
+
+
+def local_time(timestamp: str) -> str:
+    """A log timestamp (ISO 8601, UTC) as this machine's local date and time to the millisecond."""
+    return datetime.fromisoformat(timestamp).astimezone().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
 @st.fragment(run_every=PANEL_REFRESH)
@@ -146,7 +162,8 @@ def live_panel(project, session: LiveSession) -> None:
     verdict_block(session)
     feedback_block(project, session)
     trend_block(session)
-    log_block(project, session)
+    with st.container(key="live_log"):
+        log_block(project, session)
 
 
 st.title("Live")
