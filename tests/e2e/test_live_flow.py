@@ -7,6 +7,9 @@ the server and Chromium share the test's private network namespace (see conftest
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 from live_support import banners_seen, live_counts, wait_for_every_verdict
 from playwright.sync_api import expect
@@ -23,6 +26,7 @@ from dinoad.video import write_y4m
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PROJECT = "line"
+OTHER_PROJECT = "line-b"
 FRAME_RATE = 10
 FRAMES_PER_SCENE = 15  # each scene stays 1.5 s in front of the camera (the clip loops)
 # Scenes far from the threshold with the tiny random model: video compression moves scores a little.
@@ -54,6 +58,7 @@ def test_fake_camera_gets_live_verdicts_heatmaps_feedback_and_pause(
     streamlit_server, namespace, playwright_instance, artifacts, tiny_dinov3_dir, tiny_backbone, tmp_path
 ):
     project = trained_project(ProjectStore(streamlit_server.projects), tiny_dinov3_dir, tiny_backbone)
+    shutil.copytree(project.path, streamlit_server.projects / OTHER_PROJECT)
     camera_file = tmp_path / "line.y4m"
     write_y4m(camera_file, [generate_scene(kind, index)[0] for kind, index in SCENES
                             for _ in range(FRAMES_PER_SCENE)], FRAME_RATE)
@@ -97,3 +102,23 @@ def test_fake_camera_gets_live_verdicts_heatmaps_feedback_and_pause(
             "n => [...document.querySelectorAll(\".st-key-live_counts [data-testid='stMetricValue']\")]"
             ".slice(0, 3).reduce((s, e) => s + Number(e.innerText), 0) > n",
             arg=paused_at, timeout=LIVE_TIMEOUT_MS)
+
+        # CSV export of the inspection log, built when the button is clicked.
+        with page.expect_download() as download:
+            keyed(page, "live_log_csv").click()
+        lines = Path(download.value.path()).read_text().splitlines()
+        assert lines[0].startswith("id,timestamp,verdict,score,threshold,model_version")
+        assert len(lines) - 1 >= len(logged)
+
+        # Switching project ends this stream: the new project's camera waits for START, the old log stops.
+        page.locator(".st-key-sidebar_project").click()
+        page.get_by_role("option", name=OTHER_PROJECT, exact=True).click()
+        page.get_by_text("waiting for frames").wait_for()
+        component = page.frame_locator("iframe[title*='streamlit_webrtc']").first
+        component.get_by_role("button", name="START").wait_for()
+        page.wait_for_timeout(1000)  # a frame in flight when the switch happened may still be logged
+        rows_after_switch = len(InspectionLog(project.results_dir).recent(limit=-1))
+        page.wait_for_timeout(PAUSE_CHECK_MS)
+        assert len(InspectionLog(project.results_dir).recent(limit=-1)) == rows_after_switch
+        other = ProjectStore(streamlit_server.projects).open(OTHER_PROJECT)
+        assert InspectionLog(other.results_dir).recent() == []
