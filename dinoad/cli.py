@@ -240,14 +240,19 @@ def _cmd_predict(args: argparse.Namespace, store: ProjectStore) -> int:
 
 
 def _cmd_list(args: argparse.Namespace, store: ProjectStore) -> int:
-    summaries = store.list()
-    data = [{"name": s.name, "counts": s.counts, "trained": s.trained, "threshold": s.threshold,
-             "model_id": s.model_id, "error": s.error} for s in summaries]
+    from dinoad.project_status import project_status
+
+    statuses = [project_status(store.open(name)) for name in store.names()]
+    data = [{"name": s.name, "counts": s.counts, "trained": s.trained, "model_version": s.model_version,
+             "threshold": s.config.threshold if s.config else None,
+             "model_id": s.config.model_id if s.config else None, "image_auroc": s.image_auroc,
+             "retrain_required": s.retrain_reasons, "error": s.error} for s in statuses]
     lines = [
-        f"{s.name}\t{'trained' if s.trained else 'not trained'}\t"
+        f"{s.name}\t{'trained' if s.trained else 'not trained'}"
+        + (" (retrain required)" if s.retrain_reasons else "") + "\t"
         + " ".join(f"{category}={count}" for category, count in s.counts.items())
         + (f"\terror: {s.error}" if s.error else "")
-        for s in summaries
+        for s in statuses
     ] or [f"no projects in {store.root}"]
     _print(args, data, "\n".join(lines))
     return 0

@@ -16,7 +16,7 @@ import numpy as np
 
 from dinoad.bank import BANK_FILE
 from dinoad.config import ProjectConfig
-from dinoad.errors import ConfigError, DinoadError, ImageError, ProjectError, StorageError
+from dinoad.errors import ConfigError, ImageError, ProjectError, StorageError
 from dinoad.images import SUPPORTED_EXTENSIONS, encode_png, load_image, save_png
 from dinoad.storage import read_json, write_json_atomic
 
@@ -226,16 +226,6 @@ def _merge(report: ImportReport, other: ImportReport) -> None:
     report.rejected.extend(other.rejected)
 
 
-@dataclass(frozen=True)
-class ProjectSummary:
-    name: str
-    counts: dict[str, int]
-    trained: bool
-    threshold: float | None
-    model_id: str | None
-    error: str | None = None
-
-
 class ProjectStore:
     """All projects under one root folder (``projects/`` or ``$DINOAD_PROJECTS``)."""
 
@@ -263,19 +253,6 @@ class ProjectStore:
         if not self.root.is_dir():
             return []
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and NAME_PATTERN.fullmatch(p.name))
-
-    def list(self) -> list[ProjectSummary]:
-        summaries = []
-        for name in self.names():
-            project = Project(self.root, name)
-            try:
-                config = project.load_config()
-                summaries.append(
-                    ProjectSummary(name, project.counts(), project.is_trained, config.threshold, config.model_id)
-                )
-            except DinoadError as exc:
-                summaries.append(ProjectSummary(name, project.counts(), project.is_trained, None, None, str(exc)))
-        return summaries
 
     def rename(self, old: str, new: str) -> Project:
         project = self.open(old)

@@ -109,3 +109,20 @@ def test_module_entry_point_runs(tmp_path):
                           capture_output=True, text=True, cwd=REPO, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
+
+
+def test_list_shows_retrain_required_and_broken_configs(tmp_path, capsys, make_project, tiny_backbone):
+    from dinoad.pipeline import train
+
+    project = make_project(name="changed", train=1, test_good=0, defects=0)
+    train(project, backbone=tiny_backbone, export_png=False)
+    project.save_config(project.load_config().replace(image_size=256))
+    broken = make_project(name="broken", train=0, test_good=0, defects=0)
+    broken.config_path.write_text('{"knn_k": "three"}')
+    code, out, _ = run(capsys, "list", "--projects", str(project.path.parent), "--json")
+    by_name = {entry["name"]: entry for entry in json.loads(out)}
+    assert code == 0
+    assert by_name["changed"]["trained"] and by_name["changed"]["retrain_required"]
+    assert "knn_k" in by_name["broken"]["error"]
+    code, out, _ = run(capsys, "list", "--projects", str(project.path.parent))
+    assert "changed\ttrained (retrain required)" in out
