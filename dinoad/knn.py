@@ -1,12 +1,12 @@
-"""Exact k-nearest-neighbour patch distances to the memory bank, tiled so the hot loop stays in cache.
+"""k-nearest-neighbour patch distances to the memory bank: tiled matrix products, exact fp32 re-scoring.
 
 How a search runs (see BENCHMARKS.md for the measurements behind each choice):
 
 1. The bank is cut into groups of ``GROUP_SIZE`` consecutive rows. For a block of queries, one
    matrix product per bank tile (in the bank's compute dtype, bf16 on CPUs with bf16 units) gives
    a ranking score per (bank row, query); only each group's best score is kept. The tile is laid
-   out bank-major, so that reduction is a vectorised element-wise maximum over rows, and it never
-   leaves the cache: the full query x bank score matrix is never written to memory.
+   out bank-major, so that reduction is a vectorised maximum over rows while the tile is still
+   in cache: the full query x bank score matrix is never written to memory.
 2. Per query the ``k + RERANK_EXTRA_GROUPS`` best groups are chosen, and every row of those
    groups is re-scored exactly in fp32 against the untouched bank (distances computed directly,
    not from the |q|^2 + |b|^2 - 2 q.b expansion, so small euclidean distances keep their digits).
@@ -18,8 +18,10 @@ returns ``score - reference`` (the reference is the query's best score over a sa
 a small number whose bf16 rounding is negligible (queries whose sample was unlucky are searched
 once more with the best score found as reference). The euclidean term |b|^2 / 2 travels as a bf16
 high + low pair for the same reason. What remains is the bf16 rounding of the features themselves
-(~1e-4 in cosine), which the extra re-scored groups absorb. In fp32 the best k groups provably
-contain the k nearest rows (each group ranked above a true neighbour holds a row closer than it).
+(~1e-4 in cosine): among patches closer to each other than that, a bf16 search may return a
+neighbour up to that much farther than the nearest (BENCHMARKS.md measures how often). In fp32 the
+best k groups provably contain the k nearest rows (each group ranked above a true neighbour holds
+a row closer than it), so an fp32 index is exact.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ KNN_CHUNK_ELEMENTS = 1 << 24
 # Largest query block: a whole 512 px frame (1024 patches) in one block means fewer, larger
 # kernel calls, which matters when other threads compete for the cores (measured in BENCHMARKS.md).
 MAX_QUERY_BLOCK = 1024
-# Bank rows per matrix product: a (tile, query block) score matrix of ~1 MB stays in L2.
+# Bank rows per matrix product: the (tile, 1024 queries) bf16 score block is 8 MB, read back from
+# cache by the group maximum right after the product.
 BANK_TILE_ROWS = 4096
 # Consecutive bank rows summarised by one maximum; candidates are re-scored a group at a time.
 GROUP_SIZE = 8
@@ -61,8 +64,8 @@ class KnnIndex:
 
     ``metric`` is ``cosine`` (1 - cosine similarity) or ``euclidean``. The ranking runs in
     ``dtype`` (the bank's compute dtype); the final distances are always fp32 and computed
-    directly from the chosen bank rows, so scores match an fp32 brute-force search to float
-    precision.
+    directly from the chosen bank rows. With fp32 ranking the result equals a brute-force search
+    to float precision; with bf16 ranking, see the module notes on near-duplicate patches.
     """
 
     def __init__(self, bank: torch.Tensor, metric: str, dtype: torch.dtype = torch.float32,
@@ -78,9 +81,10 @@ class KnnIndex:
         self.dtype = dtype
         self.device = torch.device(device)
         count = exact.shape[0]
-        padded_count = -(-count // GROUP_SIZE) * GROUP_SIZE
-        # Zero rows pad the bank to whole groups; their scores are forced to -inf before ranking
-        # and their distances to +inf after re-scoring, so they can never be chosen.
+        whole = GROUP_SIZE * SUPER_GROUP
+        padded_count = -(-count // whole) * whole
+        # Zero rows pad the bank to whole super-groups; their scores are forced to -inf before
+        # ranking and their distances to +inf after re-scoring, so they can never be chosen.
         padded = torch.zeros(padded_count, exact.shape[1], dtype=torch.float32, device=self.device)
         padded[:count] = exact
         self._count = count
@@ -175,18 +179,15 @@ class KnnIndex:
         """(groups, rows) best ranking score of each bank group for each query column."""
         rows = augmented.shape[1]
         padded_rows = self._search.shape[0]
-        # Rows past the last group pad the maxima to whole super-groups; they never win.
-        supers = -(-(padded_rows // GROUP_SIZE) // SUPER_GROUP)
-        group_max = torch.empty(supers * SUPER_GROUP, rows, dtype=self.dtype, device=self.device)
-        group_max[padded_rows // GROUP_SIZE:] = float("-inf")
         tile_rows = BANK_TILE_ROWS - BANK_TILE_ROWS % GROUP_SIZE
+        parts = []
         for start in range(0, padded_rows, tile_rows):
             stop = min(start + tile_rows, padded_rows)
             scores = self._search[start:stop] @ augmented  # (tile, rows): score - reference
             if stop > self._count:
                 scores[max(0, self._count - start):] = float("-inf")
-            torch.amax(scores.view(-1, GROUP_SIZE, rows), dim=1, out=group_max[start // GROUP_SIZE:stop // GROUP_SIZE])
-        return group_max
+            parts.append(scores.view(-1, GROUP_SIZE, rows).amax(dim=1))
+        return torch.cat(parts) if len(parts) > 1 else parts[0]
 
     @staticmethod
     def _super_maxima(group_max: torch.Tensor) -> torch.Tensor:
