@@ -158,7 +158,8 @@ def test_speed_bench_at_toy_sizes_reports_every_section(tmp_path):
     assert [row["method"] for row in sections["coreset"]] == ["random", "importance", "greedy"]
     greedy = sections["coreset"][-1]
     assert greedy["picks"] == 10 and greedy["float64 identical picks"] is True
-    assert [row["step"].split()[0] for row in sections["pipeline"]] == ["train", "live"]
+    assert [row["step"].split()[0] for row in sections["pipeline"]] == ["train", "live", "live"]
+    assert sections["pipeline"][2]["bank"] < sections["pipeline"][1]["bank"]  # the coreset-shrunk bank
     assert all(isinstance(goal["met"], bool) for goal in results["goals"])
 
 

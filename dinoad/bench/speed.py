@@ -53,6 +53,8 @@ AUROC_IMAGES_PER_CLASS = 10
 AUROC_DEFECT_PATCHES = 3
 # Live frames arrive from a camera at this size, in BGR order (OpenCV, WebRTC's bgr24).
 LIVE_FRAME_SIZE = (720, 1280)
+# Live scoring is also timed against the bank shrunk by a greedy coreset of this ratio.
+LIVE_CORESET_RATIO = 0.1
 # Training images are stored at this resolution (MVTec AD images are 700 to 1024 pixels).
 TRAIN_IMAGE_PIXELS = 1024
 
@@ -423,11 +425,52 @@ def pixels_of_frame(frame: np.ndarray, size: int) -> torch.Tensor:
     return to_batch([resize_square(frame_to_rgb(frame, "BGR"), size)])
 
 
+def _live_banks(bank, config, seed: int):
+    """The trained bank as it is, and shrunk by a 10 % greedy coreset (PatchCore's usual setting)."""
+    from dataclasses import replace
+
+    from dinoad.bank import MemoryBank
+    from dinoad.coreset import select_coreset
+
+    yield bank, config
+    shrunk = config.replace(coreset_method="greedy", coreset_ratio=LIVE_CORESET_RATIO)
+    kept = select_coreset(bank.features, "greedy", LIVE_CORESET_RATIO, seed)
+    features = bank.features[kept].contiguous()
+    info = replace(bank.info, num_patches=int(features.shape[0]))
+    yield MemoryBank(features, bank.projection, info, bank.version), shrunk
+
+
+def _live_row(backbone, bank, config, frame: np.ndarray, pixels: torch.Tensor,
+              settings: SpeedSettings) -> dict[str, Any]:
+    """``Inspector.score`` of a camera frame against one bare forward pass, interleaved."""
+    from dinoad.pipeline import Inspector
+
+    inspector = Inspector(backbone, bank, config)
+    stages: list[dict[str, float]] = []
+
+    def score() -> None:
+        stages.append(inspector.score(frame, "BGR").timings_ms)
+
+    live = interleaved({"forward": lambda: backbone.patch_features(pixels), "live": score}, settings.live_frames)
+    breakdown = {name: float(np.median([s[name] for s in stages])) for name in stages[-1]}
+    # How exact the live search is on real patch features (near-duplicate backgrounds).
+    queries = backbone.patch_features(pixels_of_frame(frame, settings.pipeline_size))[0]
+    queries = queries.reshape(-1, queries.shape[-1])
+    found, worst = _found_rate(inspector.index.distances(queries, 1).numpy(),
+                               _true_distances(bank.features, queries, config.metric))
+    coreset = "" if config.coreset_method == "none" else f", {config.coreset_method} coreset {config.coreset_ratio:g}"
+    return {"step": f"live frame {LIVE_FRAME_SIZE[1]}x{LIVE_FRAME_SIZE[0]} BGR{coreset}",
+            "dtype": _dtype_name(backbone.dtype), "size": settings.pipeline_size, "bank": int(bank.features.shape[0]),
+            "dinoad ms": live["live"].median_ms, "forward ms": live["forward"].median_ms,
+            "ratio": live["live"].median_ms / live["forward"].median_ms,
+            "stages ms": breakdown, "knn found": found, "knn max_error": worst, "goal": f"<= {OVERHEAD_GOAL:g}x"}
+
+
 def run_pipeline(settings: SpeedSettings) -> list[dict[str, Any]]:
     from dinoad.bank import save_bank
     from dinoad.config import ProjectConfig
     from dinoad.images import load_image
-    from dinoad.pipeline import Inspector, build_memory_bank
+    from dinoad.pipeline import build_memory_bank
     from dinoad.preprocess import resize_square, to_batch
 
     rows = []
@@ -458,28 +501,9 @@ def run_pipeline(settings: SpeedSettings) -> list[dict[str, Any]]:
                          "forward ms": timings["forward"].median_ms,
                          "ratio": timings["train"].median_ms / timings["forward"].median_ms,
                          "goal": f"<= {OVERHEAD_GOAL:g}x"})
-            inspector = Inspector(backbone, built["bank"], config)
-            stages: list[dict[str, float]] = []
-
-            def score(inspector=inspector, stages=stages) -> None:
-                stages.append(inspector.score(frame, "BGR").timings_ms)
-
-            live = interleaved({"forward": lambda backbone=backbone: backbone.patch_features(pixels), "live": score},
-                               settings.live_frames)
-            breakdown = {name: float(np.median([s[name] for s in stages])) for name in stages[-1]}
-            # How exact the live search is on real patch features (near-duplicate backgrounds).
-            queries = inspector.backbone.patch_features(pixels_of_frame(frame, settings.pipeline_size))[0]
-            queries = queries.reshape(-1, queries.shape[-1])
-            found, worst = _found_rate(inspector.index.distances(queries, 1).numpy(),
-                                       _true_distances(built["bank"].features, queries, config.metric))
-            _add(rows, {"step": f"live frame {LIVE_FRAME_SIZE[1]}x{LIVE_FRAME_SIZE[0]} BGR",
-                         "dtype": _dtype_name(dtype), "size": settings.pipeline_size,
-                         "bank": int(built["bank"].features.shape[0]),
-                         "dinoad ms": live["live"].median_ms, "forward ms": live["forward"].median_ms,
-                         "ratio": live["live"].median_ms / live["forward"].median_ms,
-                         "stages ms": breakdown, "knn found": found, "knn max_error": worst,
-                         "goal": f"<= {OVERHEAD_GOAL:g}x"})
-            del inspector, backbone
+            for bank, live_config in _live_banks(built["bank"], config, settings.seed):
+                _add(rows, _live_row(backbone, bank, live_config, frame, pixels, settings))
+            del backbone
     for row in rows:
         row["met"] = bool(row["ratio"] <= OVERHEAD_GOAL)
     return rows
