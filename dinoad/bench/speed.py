@@ -100,7 +100,7 @@ class SpeedSettings:
     def quick(cls) -> SpeedSettings:
         return cls(repeats=2, peak_size=2048, forward_cases=(("ViT-S/16", 224), ("ViT-S/16", 512)),
                    forward_batches=(1,), knn_banks=(10_000, 100_000), knn_dims=(384,), knn_metrics=("cosine",),
-                   greedy_ratio=0.002, float64_check=False, live_frames=5)
+                   float64_check=False, live_frames=5)
 
 
 def _add(rows: list[dict[str, Any]], row: dict[str, Any]) -> None:
@@ -564,7 +564,8 @@ def run_speed(settings: SpeedSettings) -> dict[str, Any]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--quick", action="store_true", help="a short run (about a minute): fewer sizes and repeats")
+    parser.add_argument("--quick", action="store_true",
+                        help="a short run (2-3 minutes): fewer sizes and repeats, no float64 pick check")
     parser.add_argument("--only", default=",".join(SECTIONS),
                         help=f"comma-separated sections to run (default all: {','.join(SECTIONS)})")
     parser.add_argument("--repeats", type=int, help="timed repetitions per candidate (default 3, quick 2)")
