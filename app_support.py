@@ -325,8 +325,26 @@ def live_session(project: Project, inspector: Inspector) -> LiveSession:
     return session
 
 
-def live_camera(key: str, session: LiveSession) -> Any:
+def _keep_stream_across_reruns(key: str) -> None:
+    """Stop streamlit-webrtc from ending a running stream on an ordinary rerun.
+
+    streamlit-webrtc (0.79) resets a stream whose component "missed" a script run, judged by the
+    session's run counter. Streamlit increments that counter only when it *sends* a run's finished
+    message, so two full runs close together (START's signalling reruns, the pause toggle) can read
+    the same count, and the next run then looks like one missed run: the library resets the context
+    and the live stream ends (seen in the browser tests, about one run in three). Call this only when
+    the component was rendered in the previous full run: clearing the library's mark skips its check
+    then, and leaves it in force after a visit to another page, where it is needed."""
+    context = st.session_state.get(key)
+    if context is not None and hasattr(context, "_last_rendered_run_count"):
+        context._last_rendered_run_count = None
+
+
+def live_camera(key: str, session: LiveSession, rendered_last_run: bool = False) -> Any:
     """A streamlit-webrtc camera whose frames are inspected by ``session`` and sent back annotated.
+
+    ``rendered_last_run``: the page drew this camera in the previous full run (see
+    ``_keep_stream_across_reruns``).
 
     ``async_processing``: a slow frame makes the library drop older ones, so only the newest is scored.
     No ICE servers unless configured (see dinoad.ice): the app makes no outbound connection.
@@ -337,6 +355,9 @@ def live_camera(key: str, session: LiveSession) -> Any:
     def inspect_frame(frame):  # runs in a WebRTC worker thread: no st.* calls here
         annotated = session.handle(frame.to_ndarray(format="rgb24"))
         return av.VideoFrame.from_ndarray(annotated, format="rgb24")
+
+    if rendered_last_run:
+        _keep_stream_across_reruns(key)
 
     return streamlit_webrtc.webrtc_streamer(
         key=key,

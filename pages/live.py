@@ -21,6 +21,8 @@ MESSAGE_KEY = "live_feedback_message"  # (kind, text, time) from a feedback butt
 MESSAGE_SECONDS = 8.0  # the panel redraws every second: keep a feedback message long enough to read
 VERDICT_COLOURS = {"OK": "green", "NOK": "red", "NO PART": "gray", "UNCALIBRATED": "violet"}
 COUNTED = ("OK", "NOK", "NO PART")
+PAUSE_KEY = "live_paused"
+CAMERA_DRAWN_KEY = "live_camera_drawn"  # the camera key this page drew in its latest full run
 
 
 def say(kind: str, text: str) -> None:
@@ -141,10 +143,8 @@ def log_block(project, session: LiveSession) -> None:
         "score": st.column_config.NumberColumn(format="%.4f"),
         "latency ms": st.column_config.NumberColumn(format="%.0f"),
     })
-    st.caption("The CSV has every row with its threshold, model version and saved frame.")
-    st.download_button("Download the log (CSV)", data=inspection_log.to_csv,  # built only when clicked
-                       file_name=f"{project.name}-inspections.csv", mime="text/csv", key="live_log_csv",
-                       on_click="ignore", icon=":material/download:")
+    st.caption("The CSV download (below the camera) has every row with its threshold, model version and saved "
+               "frame.")
 
 
 def local_time(timestamp: str) -> str:
@@ -185,12 +185,17 @@ if inspector.config.threshold is None:
     st.warning("This project has no threshold yet: frames are scored but not judged. Capture good test images "
                "and defects and retrain, or set a threshold on the Validation page.")
 
+# Streamlit drops a widget's state after a full run that did not draw it: the toggle's state tells
+# whether this page was drawn in the previous full run, the stored key which project's camera it drew.
+camera_key = f"live_camera_{project.name}"
+camera_drawn_last_run = PAUSE_KEY in st.session_state and st.session_state.get(CAMERA_DRAWN_KEY) == camera_key
+st.session_state[CAMERA_DRAWN_KEY] = camera_key
 camera_column, panel_column = st.columns([3, 2])
 with camera_column:
-    session.paused = st.toggle("Pause inspection", key="live_paused",
+    session.paused = st.toggle("Pause inspection", key=PAUSE_KEY,
                                help="The video keeps running; frames are neither scored nor logged.")
     # Keyed by project: switching project unmounts this stream and starts a fresh one for the new project.
-    stream = app_support.live_camera(f"live_camera_{project.name}", session)
+    stream = app_support.live_camera(camera_key, session, camera_drawn_last_run)
     if not stream.state.playing:
         st.caption("Press START and allow the camera. Each frame is scored; the newest one wins when "
                    "scoring is slower than the camera.")
@@ -198,5 +203,9 @@ with camera_column:
     st.caption(f"Model {config.model_id} at {config.image_size} px · bank version {inspector.model_version} "
                f"({inspector.bank.info.num_patches:,} patches) · warm-up frame {warm_ms:.0f} ms. "
                "Heatmap colours run from 0 to twice the threshold; white outlines mark areas above it.")
+    # Outside the panel: a button redrawn every second can lose the click. The CSV is built when clicked.
+    st.download_button("Download the inspection log (CSV)", data=session.inspection_log.to_csv,
+                       file_name=f"{project.name}-inspections.csv", mime="text/csv", key="live_log_csv",
+                       on_click="ignore", icon=":material/download:")
 with panel_column:
     live_panel(project, session)

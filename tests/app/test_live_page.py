@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from types import SimpleNamespace
 
 import av
 import numpy as np
@@ -238,3 +239,18 @@ def test_project_without_threshold_is_scored_but_not_judged(app, trained, fake_c
     at = app(page=PAGE, project="line")
     assert any("no threshold yet" in w.value for w in at.warning)
     assert verdict_shown(at) == "## :violet[UNCALIBRATED]"
+
+
+def test_stream_survives_reruns_but_a_return_to_the_page_lets_the_library_reset_it(app, trained, fake_camera):
+    """streamlit-webrtc marks when its component was last drawn and resets a stream it thinks missed a
+    run; the page clears that mark only when it drew the same camera in the previous full run."""
+    trained()
+    at = app(page=PAGE, project="line")
+    at.session_state["live_camera_line"] = SimpleNamespace(_last_rendered_run_count=7)
+    at.run()  # the page drew this camera last run: the library's check is skipped
+    assert at.session_state["live_camera_line"]._last_rendered_run_count is None
+
+    at.session_state["live_camera_line"]._last_rendered_run_count = 7
+    at.switch_page("pages/projects.py").run()
+    at.switch_page(PAGE).run()  # back from another page: the check stays in force
+    assert at.session_state["live_camera_line"]._last_rendered_run_count == 7

@@ -110,6 +110,18 @@ def test_fake_camera_gets_live_verdicts_heatmaps_feedback_and_pause(
         assert lines[0].startswith("id,timestamp,verdict,score,threshold,model_version")
         assert len(lines) - 1 >= len(logged)
 
+        # Leaving the page ends the stream; back on Live, START streams again.
+        page.get_by_role("link", name="Validation").click()
+        page.get_by_role("heading", name="Validation").wait_for()
+        page.get_by_role("link", name="Live").click()
+        page.get_by_role("heading", name="Live").wait_for()
+        before_return = total(live_counts(page))
+        start_camera(page)
+        page.wait_for_function(
+            "n => [...document.querySelectorAll(\".st-key-live_counts [data-testid='stMetricValue']\")]"
+            ".slice(0, 3).reduce((s, e) => s + Number(e.innerText), 0) > n",
+            arg=before_return, timeout=LIVE_TIMEOUT_MS)
+
         # Switching project ends this stream: the new project's camera waits for START, the old log stops.
         page.locator(".st-key-sidebar_project").click()
         page.get_by_role("option", name=OTHER_PROJECT, exact=True).click()
