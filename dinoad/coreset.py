@@ -82,14 +82,17 @@ def kcenter_greedy(points: torch.Tensor, keep: int, start: int) -> torch.Tensor:
     single-threaded ``minimum`` and ``argmax`` over N values. Returns indices in selection order.
     """
     data = points.detach().to("cpu").contiguous()
-    count = data.shape[0]
+    count, dim = data.shape
     keep = min(keep, count)
     squared_norms = (data * data).sum(dim=1)
+    # Rows [x, |x|^2, 1] against centres [-2z, 1, |z|^2]: one product gives |x - z|^2 directly.
+    rows_extended = torch.cat([data, squared_norms[:, None], torch.ones(count, 1, dtype=data.dtype)], dim=1)
 
     def squared_distances(centres: np.ndarray) -> np.ndarray:
         index = torch.from_numpy(centres)
-        block = torch.mm(data[index], data.T)  # (centres, N)
-        block.mul_(-2.0).add_(squared_norms).add_(squared_norms[index, None]).clamp_min_(0.0)
+        extended = torch.cat([data[index] * -2.0, torch.ones(len(centres), 1, dtype=data.dtype),
+                              squared_norms[index, None]], dim=1)
+        block = torch.mm(extended, rows_extended.T).clamp_min_(0.0)  # (centres, N)
         block[torch.arange(len(centres)), index] = 0.0  # a point's distance to itself, exactly
         return block.numpy()
 
