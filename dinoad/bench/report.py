@@ -70,8 +70,9 @@ def render_speed_markdown(results: dict[str, Any]) -> str:
     if "knn" in sections:
         parts += ["### kNN: `KnnIndex.distances` vs faiss exact search (k = 1)", "",
                   markdown_table(sections["knn"]),
-                  "speedup = faiss ms / dinoad ms. found = share of the checked queries given their float64 "
-                  "nearest-neighbour distance (relative 1e-5); max_error against float64.", ""]
+                  "speedup = faiss ms / dinoad ms of the medians; `best` = of the fastest runs. found = share of "
+                  "the checked queries given their float64 nearest-neighbour distance (relative 1e-5); max_error "
+                  "against float64.", ""]
     if sections.get("knn_accuracy"):
         parts += ["kNN accuracy on a typical and a near-duplicate bank (found / max_error as above; AUROC of "
                   "synthetic good/defect images scored by their max patch distance):", "",
@@ -79,7 +80,8 @@ def render_speed_markdown(results: dict[str, Any]) -> str:
     if "coreset" in sections:
         parts += ["### Coreset (`select_coreset`)", "", markdown_table(sections["coreset"])]
     if "pipeline" in sections:
-        parts += ["### Training and live scoring vs bare forward passes", "", markdown_table(sections["pipeline"])]
+        parts += ["### Training and live scoring vs bare forward passes", "", markdown_table(sections["pipeline"]),
+                  "ratio = dinoad ms / forward ms of the medians; `ratio best` = of the fastest runs.", ""]
     if results.get("goals"):
         parts += ["### Goals", "", markdown_table(results["goals"], ("goal", "measured", "met"))]
     return "\n".join(parts)

@@ -295,6 +295,8 @@ def run_knn(settings: SpeedSettings) -> list[dict[str, Any]]:
                         index.distances(check, 1).numpy(), truth)
                     if peer is not None:
                         row[f"speedup {name}"] = timings["faiss"].median_ms / timings[f"dinoad {name}"].median_ms
+                        # Fastest runs only: what each reaches when no other process interrupts it.
+                        row[f"speedup {name} best"] = timings["faiss"].min_ms / timings[f"dinoad {name}"].min_ms
                 if peer is not None:
                     row["faiss found"], row["faiss max_error"] = _found_rate(peer.distances(check), truth)
                 _add(rows, row)
@@ -463,6 +465,7 @@ def _live_row(backbone, bank, config, frame: np.ndarray, pixels: torch.Tensor,
             "dtype": _dtype_name(backbone.dtype), "size": settings.pipeline_size, "bank": int(bank.features.shape[0]),
             "dinoad ms": live["live"].median_ms, "forward ms": live["forward"].median_ms,
             "ratio": live["live"].median_ms / live["forward"].median_ms,
+            "ratio best": live["live"].min_ms / live["forward"].min_ms,
             "stages ms": breakdown, "knn found": found, "knn max_error": worst, "goal": f"<= {OVERHEAD_GOAL:g}x"}
 
 
@@ -500,6 +503,7 @@ def run_pipeline(settings: SpeedSettings) -> list[dict[str, Any]]:
                          "size": settings.pipeline_size, "dinoad ms": timings["train"].median_ms,
                          "forward ms": timings["forward"].median_ms,
                          "ratio": timings["train"].median_ms / timings["forward"].median_ms,
+                         "ratio best": timings["train"].min_ms / timings["forward"].min_ms,
                          "goal": f"<= {OVERHEAD_GOAL:g}x"})
             for bank, live_config in _live_banks(built["bank"], config, settings.seed):
                 _add(rows, _live_row(backbone, bank, live_config, frame, pixels, settings))
@@ -513,6 +517,7 @@ def run_pipeline(settings: SpeedSettings) -> list[dict[str, Any]]:
 
 
 def _goals(sections: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each goal of issue 4 with its measured value; ``met`` judges the medians."""
     from dinoad.backbone import resolve_dtype
 
     goals = []
@@ -521,12 +526,13 @@ def _goals(sections: dict[str, Any]) -> list[dict[str, Any]]:
     auroc = next(iter(sections.get("knn_accuracy", [])), {})
     if knn_rows:
         slowest = min(row[f"speedup {default}"] for row in knn_rows)
+        slowest_best = min(row[f"speedup {default} best"] for row in knn_rows)
         auroc_gap = None
         if f"dinoad {default} auroc" in auroc and "faiss auroc" in auroc:
             auroc_gap = abs(auroc[f"dinoad {default} auroc"] - auroc["faiss auroc"])
         goals.append({"goal": f"kNN ({default}, the product default here) >= {KNN_SPEEDUP_GOAL:g}x faiss, "
                               f"image AUROC within {AUROC_TOLERANCE:g}",
-                      "measured": f"slowest {slowest:.2f}x; AUROC gap "
+                      "measured": f"slowest {slowest:.2f}x (fastest runs: {slowest_best:.2f}x); AUROC gap "
                                   + ("n/a" if auroc_gap is None else f"{auroc_gap:.1e}"),
                       "met": bool(slowest >= KNN_SPEEDUP_GOAL and auroc_gap is not None
                                   and auroc_gap <= AUROC_TOLERANCE)})
@@ -537,7 +543,7 @@ def _goals(sections: dict[str, Any]) -> list[dict[str, Any]]:
         goals.append({"goal": f"coreset {row['method']} {row['goal']}", "measured": measured, "met": row["met"]})
     for row in sections.get("pipeline", []):
         goals.append({"goal": f"{row['step']} ({row['dtype']}) vs forward {row['goal']}",
-                      "measured": f"{row['ratio']:.3f}x", "met": row["met"]})
+                      "measured": f"{row['ratio']:.3f}x (fastest runs: {row['ratio best']:.3f}x)", "met": row["met"]})
     return goals
 
 
