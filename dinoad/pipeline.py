@@ -22,7 +22,7 @@ from dinoad.images import frame_to_rgb, load_image
 from dinoad.knn import KnnIndex
 from dinoad.locks import project_lock
 from dinoad.metrics import pixel_auroc, pixel_grid_size, prepare_map, prepare_mask
-from dinoad.preprocess import resize_square, rotations, to_batch
+from dinoad.preprocess import ROTATION_COPIES, resize_square, rotations, to_batch
 from dinoad.project import Project
 from dinoad.projection import project, projection_matrix
 from dinoad.report import Validation, build_validation, save_to_config, write_validation
@@ -51,7 +51,7 @@ def extract_bank_features(
     progress: Progress = _no_progress,
 ) -> tuple[torch.Tensor, tuple[int, int]]:
     """Patch features of every training image (and its rotations): ((N, D) float32, patch grid)."""
-    squares_per_image = len(rotations(np.zeros((2, 2, 3), np.uint8), config.augment_rotations))
+    squares_per_image = ROTATION_COPIES[config.augment_rotations]
     total = len(image_paths)
     features: list[torch.Tensor] = []
     grid = (0, 0)

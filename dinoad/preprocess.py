@@ -37,6 +37,9 @@ def preprocess(images: Sequence[np.ndarray], size: int) -> torch.Tensor:
     return to_batch([resize_square(image, size) for image in images])
 
 
+ROTATION_COPIES = {"none": 1, "90": 4, "45": 8}  # images per training image for each augmentation mode
+
+
 def rotations(rgb_square: np.ndarray, mode: str) -> list[np.ndarray]:
     """Rotated copies for augmentation: ``none`` -> [image]; ``90`` -> 4 exact quarter turns;
     ``45`` -> 8 steps of 45 degrees (the diagonal ones fill corners by reflection)."""
