@@ -35,3 +35,10 @@ def test_rotation_augmentation_gives_exact_quarter_turns_and_diagonals():
     assert len(eighth) == 8 and all(r.shape == square.shape for r in eighth)
     assert np.array_equal(eighth[2], quarter[1])
     assert not np.array_equal(eighth[1], square)
+
+
+def test_rotation_copies_table_matches_the_augmentation():
+    from dinoad.preprocess import ROTATION_COPIES
+
+    square = _image(16, 16)
+    assert {mode: len(rotations(square, mode)) for mode in ROTATION_COPIES} == ROTATION_COPIES
