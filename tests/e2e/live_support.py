@@ -80,6 +80,7 @@ def banners_seen(page, wanted: set[str], tries: int = 120, interval_ms: int = 25
 
 def document(page, name: str, screenshots: Path, artifacts: Path, settle_ms: int = 700) -> None:
     """A viewport screenshot into docs/screenshots (committed) and test-artifacts."""
+    page.mouse.move(page.viewport_size["width"] // 2, 5)  # no hover toolbars or video controls in the picture
     page.wait_for_timeout(settle_ms)  # let charts, images and the video finish drawing
     target = screenshots / f"{name}.png"
     page.screenshot(path=str(target))

@@ -62,7 +62,6 @@ def test_newcomer_goes_from_empty_folder_to_live_verdicts_with_the_demo(
         page.wait_for_function(f"() => document.querySelectorAll(\"[data-testid='stVegaLiteChart']\").length"
                                f" === {VALIDATION_CHARTS}")
         page.get_by_role("heading", name="Charts").scroll_into_view_if_needed()
-        page.mouse.move(0, 0)  # no chart toolbar in the picture
         document(page, "validation", screenshots, artifacts)
 
     # 4. Live, with the demo clip as the camera: parts pass by, every verdict shows up.
