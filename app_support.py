@@ -122,6 +122,18 @@ def require_project() -> Project:
     return project
 
 
+def require_readable_project(page: str) -> tuple[Project, ProjectStatus]:
+    """The current project and its status; stops the page with the reason and a button to Projects
+    when there is no project or its settings cannot be read."""
+    project = require_project()
+    status = status_of(project)
+    if status.config is None:
+        st.error(status.error or "the project's settings cannot be read")
+        go_to("projects", "Go to Projects", key=f"{page}_fix_config")
+        st.stop()
+    return project, status
+
+
 def show_next_step(status: ProjectStatus, needed: str, key: str) -> None:
     """When the project lacks what this page needs (``needed``: "images" or "trained"), say what
     to do next with a button to that page, and stop the page."""

@@ -141,12 +141,7 @@ def gallery(project, step: CaptureStep) -> None:
 
 
 st.title("Capture")
-project = app_support.require_project()
-status = app_support.status_of(project)
-if status.config is None:
-    st.error(status.error or "the project's settings cannot be read")
-    app_support.go_to("projects", "Go to Projects", key="capture_fix_config")
-    st.stop()
+project, status = app_support.require_readable_project("capture")
 config = status.config
 
 step_keys = [step.key for step in STEPS]

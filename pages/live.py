@@ -167,12 +167,7 @@ def live_panel(project, session: LiveSession) -> None:
 
 
 st.title("Live")
-project = app_support.require_project()
-status = app_support.status_of(project)
-if status.config is None:
-    st.error(status.error or "the project's settings cannot be read")
-    app_support.go_to("projects", "Go to Projects", key="live_fix_config")
-    st.stop()
+project, status = app_support.require_readable_project("live")
 app_support.show_next_step(status, needed="trained", key="live_next")
 try:  # load and warm up the model before the camera can start: a first frame that stalls stops the stream
     inspector, warm_ms = app_support.warm_inspector_for(project)

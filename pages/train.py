@@ -74,12 +74,7 @@ def show_result(project) -> None:
 
 
 st.title("Train")
-project = app_support.require_project()
-status = app_support.status_of(project)
-if status.config is None:
-    st.error(status.error or "the project's settings cannot be read")
-    app_support.go_to("projects", "Go to Projects", key="train_fix_config")
-    st.stop()
+project, status = app_support.require_readable_project("train")
 app_support.show_next_step(status, needed="images", key="train_need_images")
 config = status.config
 

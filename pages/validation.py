@@ -153,11 +153,7 @@ def gallery(project, raw: dict, threshold: float, inspector) -> None:
 
 
 st.title("Validation")
-project = app_support.require_project()
-status = app_support.status_of(project)
-if status.config is None:
-    st.error(status.error or "the project's settings cannot be read")
-    st.stop()
+project, status = app_support.require_readable_project("validation")
 if not status.trained:
     app_support.show_next_step(status, needed="trained", key="validation_next")
 elif status.retrain_required:
