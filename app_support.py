@@ -267,18 +267,24 @@ def camera(key: str, holder: LatestFrame) -> Any:
 
     No ICE servers unless configured (see dinoad.ice): the app makes no outbound connection.
     """
-    import streamlit_webrtc  # imported here: aiortc is heavy and only camera pages need it
 
     def keep_frame(frame):  # runs in a WebRTC worker thread: no st.* calls here
         holder.put(frame.to_ndarray(format="rgb24"))
         return frame
 
+    return _streamer(key, CAMERA_CONSTRAINTS, keep_frame)
+
+
+def _streamer(key: str, constraints: dict[str, Any], callback: Any) -> Any:
+    """streamlit-webrtc with this app's settings: local-only ICE (unless configured), newest frame only."""
+    import streamlit_webrtc  # imported here: aiortc is heavy and only camera pages need it
+
     return streamlit_webrtc.webrtc_streamer(
         key=key,
         mode=streamlit_webrtc.WebRtcMode.SENDRECV,
         rtc_configuration=ice_configuration(),
-        media_stream_constraints=CAMERA_CONSTRAINTS,
-        video_frame_callback=keep_frame,
+        media_stream_constraints=constraints,
+        video_frame_callback=callback,
         async_processing=True,
     )
 
@@ -362,7 +368,6 @@ def live_camera(key: str, session: LiveSession, rendered_last_run: bool = False)
     No ICE servers unless configured (see dinoad.ice): the app makes no outbound connection.
     """
     import av
-    import streamlit_webrtc  # imported here: aiortc is heavy and only camera pages need it
 
     def inspect_frame(frame):  # runs in a WebRTC worker thread: no st.* calls here
         annotated = session.handle(frame.to_ndarray(format="rgb24"))
@@ -370,12 +375,4 @@ def live_camera(key: str, session: LiveSession, rendered_last_run: bool = False)
 
     if rendered_last_run:
         _keep_stream_across_reruns(key)
-
-    return streamlit_webrtc.webrtc_streamer(
-        key=key,
-        mode=streamlit_webrtc.WebRtcMode.SENDRECV,
-        rtc_configuration=ice_configuration(),
-        media_stream_constraints=LIVE_CAMERA_CONSTRAINTS,
-        video_frame_callback=inspect_frame,
-        async_processing=True,
-    )
+    return _streamer(key, LIVE_CAMERA_CONSTRAINTS, inspect_frame)
