@@ -85,14 +85,19 @@ def kcenter_greedy(points: torch.Tensor, keep: int, start: int) -> torch.Tensor:
     count, dim = data.shape
     keep = min(keep, count)
     squared_norms = (data * data).sum(dim=1)
-    # Rows [x, |x|^2, 1] against centres [-2z, 1, |z|^2]: one product gives |x - z|^2 directly.
-    rows_extended = torch.cat([data, squared_norms[:, None], torch.ones(count, 1, dtype=data.dtype)], dim=1)
+    # Columns [x, |x|^2, 1] against centres [-2z, 1, |z|^2]: one product gives |x - z|^2 directly.
+    # Stored transposed (D + 2, N) and contiguous: the product then runs ~2x faster than on a
+    # transposed view (measured with MKL, 32 x 130 x 100k).
+    columns = torch.empty(dim + 2, count, dtype=data.dtype)
+    columns[:dim] = data.T
+    columns[dim] = squared_norms
+    columns[dim + 1] = 1.0
 
     def squared_distances(centres: np.ndarray) -> np.ndarray:
         index = torch.from_numpy(centres)
         extended = torch.cat([data[index] * -2.0, torch.ones(len(centres), 1, dtype=data.dtype),
                               squared_norms[index, None]], dim=1)
-        block = torch.mm(extended, rows_extended.T).clamp_min_(0.0)  # (centres, N)
+        block = torch.mm(extended, columns).clamp_min_(0.0)  # (centres, N)
         block[torch.arange(len(centres)), index] = 0.0  # a point's distance to itself, exactly
         return block.numpy()
 
