@@ -49,7 +49,7 @@ TRUTH_CHUNK_ROWS = 16384
 # A distance within this relative tolerance of the float64 truth counts as the true neighbour.
 NEIGHBOUR_TOLERANCE = 1e-5
 # Synthetic images for the AUROC check: patches per image, and unlike-the-bank patches per defect image.
-AUROC_IMAGES_PER_CLASS = 10
+AUROC_IMAGES_PER_CLASS = 20
 AUROC_DEFECT_PATCHES = 3
 # Live frames arrive from a camera at this size, in BGR order (OpenCV, WebRTC's bgr24).
 LIVE_FRAME_SIZE = (720, 1280)
