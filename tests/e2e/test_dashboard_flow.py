@@ -70,18 +70,30 @@ def screenshot(page, artifacts, name: str) -> None:
     page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
 
 
+VIDEO_PLAYING = (
+    "() => { const f = [...document.querySelectorAll('iframe')].find(i => i.title.includes('streamlit_webrtc'));"
+    " const v = f && f.contentDocument && f.contentDocument.querySelector('video');"
+    " return v && v.videoWidth > 0 && v.currentTime > 0.5; }"
+)
+
+
 def start_camera(page) -> None:
-    """Press START in the streamlit-webrtc component and wait until video comes back from the server."""
+    """Press START in the streamlit-webrtc component and wait until video comes back from the server.
+
+    On a heavily loaded machine the WebRTC handshake can stall once; like a user, press STOP and
+    START again before giving up.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     component = page.frame_locator("iframe[title*='streamlit_webrtc']").first
     component.get_by_role("button", name="START").click()
-    video = component.locator("video")
-    video.wait_for()
-    page.wait_for_function(
-        "() => { const f = [...document.querySelectorAll('iframe')].find(i => i.title.includes('streamlit_webrtc'));"
-        " const v = f && f.contentDocument && f.contentDocument.querySelector('video');"
-        " return v && v.videoWidth > 0 && v.currentTime > 0.5; }",
-        timeout=UI_TIMEOUT_MS,
-    )
+    component.locator("video").wait_for()
+    try:
+        page.wait_for_function(VIDEO_PLAYING, timeout=UI_TIMEOUT_MS)
+    except PlaywrightTimeout:
+        component.get_by_role("button", name="STOP").click()
+        component.get_by_role("button", name="START").click()
+        page.wait_for_function(VIDEO_PLAYING, timeout=UI_TIMEOUT_MS)
 
 
 def capture(page, step: str, expected: int, target: int) -> list[str]:
